@@ -1,0 +1,71 @@
+"""Step 3: gather every region's features, remove duplicates across seams, and write the outputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tessera.detections import finalize_features
+from tessera.distillation.features import distill_features
+from tessera.errors import SinkError
+from tessera.pipeline.services import Services
+from tessera.requests import JobSpec
+from tessera.sinks import S3GeoJSONSink
+from tessera.state import RequestStatus, job_status
+
+
+def _write_outputs(job: JobSpec, features: list[dict[str, Any]], services: Services) -> list[dict[str, str]]:
+    """Write to every output; each outcome is recorded, and one failing output does not stop the others."""
+    outcomes = []
+    for output in job.outputs:
+        try:
+            if output.kind != "S3" or not output.bucket:
+                raise SinkError(f"{output.kind} outputs are not available in this version")
+            url = S3GeoJSONSink(services.s3, output.bucket, output.prefix).write(job.job_id, features)
+            outcomes.append({"kind": output.kind, "status": "SUCCESS", "location": url})
+        except SinkError as err:
+            outcomes.append({"kind": output.kind, "status": "FAILED", "message": err.message})
+    return outcomes
+
+
+def aggregate_job(job: JobSpec, services: Services) -> dict[str, Any]:
+    """Distill the job's features, write them to its outputs and record the job's final status."""
+    regions = services.regions.list(job.image_id)
+    features: list[dict[str, Any]] = []
+    for region in regions:
+        if region.get("features_key") and region.get("region_status") != RequestStatus.FAILED.value:
+            features.extend(services.results.read(region["features_key"]))
+    found = len(features)
+    features = distill_features(features, job.distillation)
+    finalize_features(
+        features,
+        job_id=job.job_id,
+        inference_dt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        feature_properties=job.feature_properties,
+    )
+    outcomes = _write_outputs(job, features, services)
+    counts = {s: sum(1 for r in regions if r.get("region_status") == s.value) for s in RequestStatus}
+    status = job_status(
+        len(regions), counts[RequestStatus.SUCCESS], counts[RequestStatus.PARTIAL], counts[RequestStatus.FAILED]
+    )
+    problems = [o["message"] for o in outcomes if o["status"] == "FAILED"]
+    if outcomes and len(problems) == len(outcomes):
+        status = RequestStatus.FAILED
+    failed_regions = [r for r in regions if r.get("region_status") == RequestStatus.FAILED.value]
+    message = (
+        f"{len(features)} features ({found - len(features)} duplicates removed) from {len(regions)} regions"
+        + (f"; {len(failed_regions)} regions failed: {failed_regions[0].get('message', '')}" if failed_regions else "")
+        + (f"; outputs failed: {'; '.join(problems)}" if problems else "")
+    )
+    item = services.jobs.end(
+        job.job_id,
+        status,
+        message,
+        feature_count=len(features),
+        features_before_distillation=found,
+        outputs_written=outcomes,
+    )
+    services.status.publish(
+        status, job.job_id, message, image_id=job.image_id, processing_duration=item.get("processing_duration")
+    )
+    return {"job_id": job.job_id, "status": status.value, "feature_count": len(features), "outputs": outcomes}

@@ -1,0 +1,84 @@
+"""Step 1: read the request, open the image, and split it into regions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+from tessera.geo import sensor_model_for
+from tessera.imagery import image_info, open_image
+from tessera.inference import detector_for
+from tessera.pipeline.services import Services
+from tessera.requests import JobSpec, job_spec_from_request, parse_image_request
+from tessera.requests.events import request_from_event
+from tessera.state import RequestStatus
+from tessera.tiling import ImageRegion, adjusted_overlap, generate_regions, processing_bounds
+
+
+def tile_count(bounds: ImageRegion, tile_size: int, tile_overlap: int) -> int:
+    """How many tiles the variable-overlap grid cuts from ``bounds``."""
+    count = 1
+    for length in (bounds.width, bounds.height):
+        if length > tile_size:
+            overlap = adjusted_overlap(length, tile_size, tile_overlap)
+            count *= math.ceil((length - overlap) / (tile_size - overlap))
+    return count
+
+
+def resolve_job(event: Any, services: Services) -> tuple[JobSpec, dict[str, Any]]:
+    """The validated job an event stands for, and the request message it came from."""
+    settings = services.settings
+    request_message = request_from_event(
+        event,
+        read_object=services.read_object,
+        request_prefix=settings.request_prefix,
+        default_model=settings.default_model,
+    )
+    request = parse_image_request(request_message)
+    job = job_spec_from_request(
+        request,
+        default_tile_size=settings.tile_size,
+        default_tile_overlap=settings.tile_overlap,
+        region_size=settings.region_size,
+        default_output=services.default_output,
+    )
+    return job, request_message
+
+
+def load_job(event: Any, services: Services) -> dict[str, Any]:
+    """Start the job an event stands for and return the Map state's input.
+
+    The reply carries the job, the processing bounds and the regions as pixel rectangles (a few dozen
+    bytes each), never pixels or features.
+    """
+    job, request_message = resolve_job(event, services)
+    detector_for(job)  # an unknown model fails the job now, not once per region
+    services.jobs.start(job, request_message)
+    services.status.publish(RequestStatus.STARTED, job.job_id, "job started", image_id=job.image_id)
+    with open_image(job.image_url) as dataset:
+        info = image_info(dataset)
+        model = sensor_model_for(dataset)
+        bounds = processing_bounds(dataset.width, dataset.height, model, job.roi_wkt)
+    size = (job.tile_size, job.tile_size)
+    overlap = (job.tile_overlap, job.tile_overlap)
+    regions = generate_regions(bounds, (job.region_size, job.region_size), size, overlap)
+    tiles = tile_count(bounds, job.tile_size, job.tile_overlap)
+    services.jobs.set_in_progress(
+        job.job_id,
+        region_count=len(regions),
+        tile_count=tiles,
+        image={**asdict(info), "sensor_model": model.name if model else "none", "bounds": bounds.to_osml()},
+    )
+    services.status.publish(
+        RequestStatus.IN_PROGRESS,
+        job.job_id,
+        f"{len(regions)} regions, {tiles} tiles",
+        image_id=job.image_id,
+    )
+    return {
+        "job": job.model_dump(mode="json"),
+        "bounds": bounds.to_osml(),
+        "region_count": len(regions),
+        "regions": [region.to_osml() for region in regions],
+    }

@@ -1,0 +1,78 @@
+"""Typed settings for the Lambda functions, read from the environment at cold start (never at import).
+
+The CDK stack sets these variables on every function; the local runner sets the same ones from the
+synthesized template. The handlers never read ``os.environ`` themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+ENV_PREFIX = "TESSERA_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pipeline keeps its state and what a job defaults to.
+
+    Attributes:
+        job_table: DynamoDB table of jobs (partition key ``job_id``).
+        region_table: DynamoDB table of regions (``image_id`` / ``region_id``, OSML's schema).
+        results_bucket: S3 bucket for region results and, by default, the job's features.
+        result_prefix: key prefix of the default S3 output.
+        status_topic_arn: SNS topic for job status messages ("" disables publishing).
+        image_prefix: key prefix in the image bucket whose uploads start jobs.
+        request_prefix: key prefix in the image bucket whose JSON ImageRequests start jobs.
+        default_model: model used for jobs started by a plain image upload.
+        tile_size: default tile size in pixels.
+        tile_overlap: default tile overlap in pixels.
+        region_size: region size in pixels (OSML default 10240).
+        retention_days: days after which job and region items expire (DynamoDB TTL).
+    """
+
+    job_table: str
+    region_table: str
+    results_bucket: str
+    result_prefix: str = "results/"
+    status_topic_arn: str = ""
+    image_prefix: str = "images/"
+    request_prefix: str = "requests/"
+    default_model: str = "centerpoint"
+    tile_size: int = 512
+    tile_overlap: int = 32
+    region_size: int = 10240
+    retention_days: int = 7
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``TESSERA_*`` environment variables.
+
+        Example:
+            >>> Settings.from_env({"TESSERA_JOB_TABLE": "jobs", "TESSERA_REGION_TABLE": "regions",
+            ...                    "TESSERA_RESULTS_BUCKET": "results"}).tile_size
+            512
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str | None = None) -> str:
+            value = env.get(ENV_PREFIX + name, default)
+            if value is None:
+                raise KeyError(f"environment variable {ENV_PREFIX + name} is not set")
+            return value
+
+        return cls(
+            job_table=get("JOB_TABLE"),
+            region_table=get("REGION_TABLE"),
+            results_bucket=get("RESULTS_BUCKET"),
+            result_prefix=get("RESULT_PREFIX", cls.result_prefix),
+            status_topic_arn=get("STATUS_TOPIC_ARN", ""),
+            image_prefix=get("IMAGE_PREFIX", cls.image_prefix),
+            request_prefix=get("REQUEST_PREFIX", cls.request_prefix),
+            default_model=get("DEFAULT_MODEL", cls.default_model),
+            tile_size=int(get("TILE_SIZE", str(cls.tile_size))),
+            tile_overlap=int(get("TILE_OVERLAP", str(cls.tile_overlap))),
+            region_size=int(get("REGION_SIZE", str(cls.region_size))),
+            retention_days=int(get("RETENTION_DAYS", str(cls.retention_days))),
+        )

@@ -1,0 +1,1 @@
+"""Tessera's CDK app: constructs with secure defaults, composed by one stack."""

@@ -1,0 +1,60 @@
+"""Stack configuration, read from CDK context (``cdk.json`` or ``cdk deploy -c key=value``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from constructs import Node
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TesseraConfig:
+    """What a deployment can change without touching code.
+
+    Attributes:
+        image_prefix: uploads under this prefix of the image bucket start a job with the defaults.
+        request_prefix: JSON ImageRequests put under this prefix start a job with full control.
+        result_prefix: prefix of the default output in the results bucket.
+        default_model: built-in model for jobs started by a plain image upload.
+        tile_size: default tile size (pixels).
+        tile_overlap: default tile overlap (pixels).
+        region_size: region size (pixels).
+        map_concurrency: regions processed at once (the Map's MaxConcurrency).
+        retention_days: days job/region items and region results are kept.
+        layers_dir: folder with the built Lambda layers (``make layers``).
+        functions_dir: folder with the Lambda code asset.
+        region_memory_mb: memory of the region function (1769 MB is one vCPU).
+    """
+
+    image_prefix: str = "images/"
+    request_prefix: str = "requests/"
+    result_prefix: str = "results/"
+    default_model: str = "centerpoint"
+    tile_size: int = 512
+    tile_overlap: int = 32
+    region_size: int = 10240
+    map_concurrency: int = 16
+    retention_days: int = 7
+    layers_dir: str = "layers/build"
+    functions_dir: str = "functions"
+    region_memory_mb: int = 3008
+
+    @classmethod
+    def from_context(cls, node: Node) -> TesseraConfig:
+        """Read ``tessera:<camelCaseName>`` context values; missing ones keep their defaults."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            camel = "".join(p.capitalize() if i else p for i, p in enumerate(field.name.split("_")))
+            value = node.try_get_context(f"tessera:{camel}")
+            if value is not None:
+                values[field.name] = type(getattr(cls, field.name))(value)
+        return cls(**values)
+
+    def path(self, relative: str) -> Path:
+        """A project path, resolved against the repository root."""
+        path = Path(relative)
+        return path if path.is_absolute() else ROOT / path

@@ -1,0 +1,7 @@
+"""Reusable constructs: storage, tracking tables, Lambda layers, and the pipeline itself."""
+
+from infra.constructs.layers import PythonLayers
+from infra.constructs.pipeline import ImagePipeline
+from infra.constructs.storage import ImageryBuckets, TrackingTables
+
+__all__ = ["ImagePipeline", "ImageryBuckets", "PythonLayers", "TrackingTables"]

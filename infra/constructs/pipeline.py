@@ -1,0 +1,151 @@
+"""The image pipeline: its Lambda functions, state machine, status topic and S3 trigger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import TesseraConfig
+from infra.constructs.definition import PipelineFunctions, build_definition
+from infra.constructs.layers import ARCHITECTURE, RUNTIME, PythonLayers
+from infra.constructs.storage import ImageryBuckets, TrackingTables
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg")
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/tests", "*.egg-info"]
+
+
+class ImagePipeline(Construct):
+    """Load → regions → aggregate, started by uploads to the image bucket.
+
+    Exposes ``functions``, ``state_machine``, ``status_topic`` and ``trigger`` so an app can wire more to
+    them (alarms, extra outputs).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: TesseraConfig,
+        buckets: ImageryBuckets,
+        tables: TrackingTables,
+        layers: PythonLayers,
+        code_dir: Path,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.status_topic = sns.Topic(self, "JobStatus", enforce_ssl=True, display_name="Tessera job status")
+        environment = {
+            "TESSERA_JOB_TABLE": tables.jobs.table_name,
+            "TESSERA_REGION_TABLE": tables.regions.table_name,
+            "TESSERA_RESULTS_BUCKET": buckets.results.bucket_name,
+            "TESSERA_RESULT_PREFIX": config.result_prefix,
+            "TESSERA_STATUS_TOPIC_ARN": self.status_topic.topic_arn,
+            "TESSERA_IMAGE_PREFIX": config.image_prefix,
+            "TESSERA_REQUEST_PREFIX": config.request_prefix,
+            "TESSERA_DEFAULT_MODEL": config.default_model,
+            "TESSERA_TILE_SIZE": str(config.tile_size),
+            "TESSERA_TILE_OVERLAP": str(config.tile_overlap),
+            "TESSERA_REGION_SIZE": str(config.region_size),
+            "TESSERA_RETENTION_DAYS": str(config.retention_days),
+            "POWERTOOLS_SERVICE_NAME": "tessera",
+            "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        code = lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
+
+        def function(name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
+            log_group = logs.LogGroup(
+                self,
+                f"{name}Logs",
+                retention=logs.RetentionDays.ONE_MONTH,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            return lambda_.Function(
+                self,
+                name,
+                runtime=RUNTIME,
+                architecture=ARCHITECTURE,
+                code=code,
+                handler=f"tessera.handlers.{handler}.handler",
+                layers=layers.all,
+                memory_size=memory,
+                timeout=timeout,
+                environment=environment,
+                tracing=lambda_.Tracing.ACTIVE,
+                log_group=log_group,
+                description=f"Tessera {name}",
+            )
+
+        self.load = function("LoadImage", "load_image", 1769, Duration.minutes(5))
+        self.region = function("ProcessRegion", "process_region", config.region_memory_mb, Duration.minutes(15))
+        self.aggregate = function("Aggregate", "aggregate", 3008, Duration.minutes(15))
+        self.failure = function("RecordFailure", "record_failure", 512, Duration.minutes(1))
+        self._grant(buckets, tables)
+
+        state_log_group = logs.LogGroup(
+            self, "StateMachineLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        definition = build_definition(
+            Construct(self, "Workflow"),
+            PipelineFunctions(load=self.load, region=self.region, aggregate=self.aggregate, failure=self.failure),
+            map_concurrency=config.map_concurrency,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            logs=sfn.LogOptions(destination=state_log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            timeout=Duration.hours(24),
+        )
+        self.trigger = events.Rule(
+            self,
+            "UploadTrigger",
+            description="An image under the image prefix, or a JSON ImageRequest under the request prefix, starts a job",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [buckets.images.bucket_name]},
+                    "object": {"key": self.trigger_key_patterns(config)},
+                },
+            ),
+            targets=[targets.SfnStateMachine(self.state_machine)],
+        )
+
+    @staticmethod
+    def trigger_key_patterns(config: TesseraConfig) -> list[dict[str, str]]:
+        """EventBridge wildcard matchers for the keys that start a job."""
+        suffixes = [*IMAGE_SUFFIXES, *(s.upper() for s in IMAGE_SUFFIXES)]
+        return [{"wildcard": f"{config.image_prefix}*{suffix}"} for suffix in suffixes] + [
+            {"wildcard": f"{config.request_prefix}*.json"}
+        ]
+
+    def _grant(self, buckets: ImageryBuckets, tables: TrackingTables) -> None:
+        """Least privilege per function."""
+        for fn in (self.load, self.region):
+            buckets.images.grant_read(fn)
+        buckets.results.grant_read(self.aggregate)
+        buckets.results.grant_read(self.region)
+        buckets.results.grant_put(self.region)
+        buckets.results.grant_put(self.aggregate)
+        tables.jobs.grant_read_write_data(self.load)
+        tables.jobs.grant_read_write_data(self.region)
+        tables.jobs.grant_read_write_data(self.aggregate)
+        tables.jobs.grant_read_write_data(self.failure)
+        tables.regions.grant_read_write_data(self.region)
+        tables.regions.grant_read_data(self.aggregate)
+        tables.regions.grant_read_write_data(self.failure)
+        buckets.images.grant_read(self.failure)
+        for fn in (self.load, self.aggregate, self.failure):
+            self.status_topic.grant_publish(fn)
+        self.functions = [self.load, self.region, self.aggregate, self.failure]

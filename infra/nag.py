@@ -1,0 +1,54 @@
+"""cdk-nag AwsSolutions acknowledgements: each names its finding and says why it is acceptable.
+
+Findings are acknowledged on the narrowest construct that causes them. Ids that embed a logical id are
+computed from the resources themselves, so they follow renames instead of silently going stale.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from constructs import IConstruct
+
+if TYPE_CHECKING:
+    from infra.stack import TesseraStack
+
+
+def _ack(scope: IConstruct, finding: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions-{finding}", reason=reason))
+
+
+def _logical_id(stack: Stack, token: str) -> str:
+    resolved = stack.resolve(token)
+    return str(resolved["Fn::GetAtt"][0] if "Fn::GetAtt" in resolved else resolved["Ref"])
+
+
+def acknowledge_findings(stack: TesseraStack) -> None:
+    """Acknowledge the findings that are deliberate, with their reasons."""
+    pipeline = stack.pipeline
+    images = _logical_id(stack, stack.buckets.images.bucket_arn)
+    results = _logical_id(stack, stack.buckets.results.bucket_arn)
+    _ack(
+        stack,
+        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "AWSLambdaBasicExecutionRole only lets a function write its own CloudWatch Logs; it is used by the "
+        "pipeline functions and by CDK's bucket-notification custom resource.",
+    )
+    for fn in pipeline.functions:
+        _ack(fn, "L1", "The runtime is pinned to python3.13 so that Lambda and local tests run the same "
+             "interpreter and the same rasterio/GDAL wheels (layers/gdal/requirements.txt).")
+        _ack(fn, "IAM5[Resource::*]", "X-Ray tracing (xray:PutTraceSegments/PutTelemetryRecords) supports no "
+             "resource-level permissions.")
+        for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*"):
+            _ack(fn, f"IAM5[Action::{action}]", "CDK's bucket grants, scoped to this stack's own buckets.")
+        _ack(fn, f"IAM5[Resource::<{images}.Arn>/*]", "Images may be anywhere in the image bucket; object keys "
+             "are only known at run time.")
+        _ack(fn, f"IAM5[Resource::<{results}.Arn>/*]", "Region results and outputs are written under job-specific "
+             "keys known only at run time.")
+    machine = pipeline.state_machine
+    _ack(machine, "IAM5[Resource::*]", "X-Ray tracing and CloudWatch Logs delivery for Step Functions support "
+         "no resource-level permissions.")
+    for fn in pipeline.functions:
+        _ack(machine, f"IAM5[Resource::<{_logical_id(stack, fn.function_arn)}.Arn>:*]",
+             "lambda:InvokeFunction on the function's versions and aliases, as CDK grants it.")

@@ -1,0 +1,39 @@
+"""The Tessera stack: storage, tracking, layers and the image pipeline, composed."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.config import TesseraConfig
+from infra.constructs import ImagePipeline, ImageryBuckets, PythonLayers, TrackingTables
+from infra.nag import acknowledge_findings
+
+
+class TesseraStack(Stack):
+    """Everything one deployment of Tessera needs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: TesseraConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.buckets = ImageryBuckets(self, "Storage", retention_days=config.retention_days)
+        self.tables = TrackingTables(self, "Tracking")
+        self.layers = PythonLayers(self, "Layers", layers_dir=config.path(config.layers_dir))
+        self.pipeline = ImagePipeline(
+            self,
+            "Pipeline",
+            config=config,
+            buckets=self.buckets,
+            tables=self.tables,
+            layers=self.layers,
+            code_dir=config.path(config.functions_dir),
+        )
+        for name, value in {
+            "ImageBucket": self.buckets.images.bucket_name,
+            "ResultsBucket": self.buckets.results.bucket_name,
+            "JobTable": self.tables.jobs.table_name,
+            "RegionTable": self.tables.regions.table_name,
+            "StateMachineArn": self.pipeline.state_machine.state_machine_arn,
+            "StatusTopicArn": self.pipeline.status_topic.topic_arn,
+        }.items():
+            CfnOutput(self, name, value=value)
+        acknowledge_findings(self)
