@@ -1,7 +1,8 @@
 """The job and region tables in DynamoDB.
 
 Items hold status, counters, timings and pointers; features live in S3. Times are epoch milliseconds
-(as in OSML's tables) except ``expire_time``, which is epoch seconds because DynamoDB's TTL needs it.
+(as in OSML's tables) except ``expire_time``, which is epoch seconds because DynamoDB's TTL needs it,
+and ``processing_duration``, which is seconds (as in OSML).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -40,14 +42,67 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _storable(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB has no float type)."""
+    if isinstance(value, Decimal):
+        return value
+    return json.loads(json.dumps(value, default=str), parse_float=Decimal)
+
+
 def seconds_between(start_ms: int | None, end_ms: int) -> Decimal:
-    """Duration in seconds with millisecond precision, as DynamoDB stores numbers."""
+    """Duration in seconds with millisecond precision."""
     return Decimal(end_ms - (start_ms if start_ms is not None else end_ms)) / 1000
 
 
 def region_id(region: ImageRegion, job_id: str) -> str:
     """OSML's region id: ``(row, col)(width, height)-<jobId>``."""
     return f"{region.region_key}-{job_id}"
+
+
+@dataclass
+class Update:
+    """One UpdateItem: attributes to set, to set only if absent, to add to, and to remove.
+
+    Every attribute name goes through ExpressionAttributeNames, so DynamoDB's reserved words
+    (``status``, ``request``, ...) never matter.
+    """
+
+    set: dict[str, Any] = field(default_factory=dict)
+    set_if_absent: dict[str, Any] = field(default_factory=dict)
+    add: dict[str, int] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+
+    def apply(self, table: Table, key: dict[str, str], *, return_item: bool = False) -> dict[str, Any]:
+        """Run the update; return the new item when asked."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+
+        def name(attribute: str) -> str:
+            placeholder = f"#n{len(names)}"
+            names[placeholder] = attribute
+            return placeholder
+
+        def value(v: Any) -> str:
+            placeholder = f":v{len(values)}"
+            values[placeholder] = _storable(v)
+            return placeholder
+
+        sets = [f"{name(k)} = {value(v)}" for k, v in self.set.items()]
+        sets += [f"{(n := name(k))} = if_not_exists({n}, {value(v)})" for k, v in self.set_if_absent.items()]
+        clauses = [f"SET {', '.join(sets)}"] if sets else []
+        if self.add:
+            clauses.append("ADD " + ", ".join(f"{name(k)} {value(v)}" for k, v in self.add.items()))
+        if self.remove:
+            clauses.append("REMOVE " + ", ".join(name(k) for k in self.remove))
+        kwargs: dict[str, Any] = {"ReturnValues": "ALL_NEW"} if return_item else {}
+        response = table.update_item(
+            Key=key,
+            UpdateExpression=" ".join(clauses),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            **kwargs,
+        )
+        return plain(response.get("Attributes", {}))
 
 
 class JobTable:
@@ -63,100 +118,70 @@ class JobTable:
         return plain(item) if item else None
 
     def start(self, job: JobSpec, request: Mapping[str, Any]) -> None:
-        """Record a new (or re-submitted) job as STARTED; counters restart, the first start time is kept."""
+        """Record a new (or re-submitted) job as STARTED with fresh counters."""
         start = now_ms()
-        self.table.update_item(
-            Key={"job_id": job.job_id},
-            UpdateExpression=(
-                "SET image_id = :image_id, image_url = :url, job_name = :name, job_status = :status, "
-                "model_name = :model, model_invoke_mode = :mode, start_time = :start, "
-                "last_updated_time = :start, expire_time = :expire, request = :request, job_spec = :spec, "
-                "region_success = :zero, region_partial = :zero, region_error = :zero, "
-                "tiles_succeeded = :zero, tiles_failed = :zero, tiles_skipped = :zero, "
-                "submissions = if_not_exists(submissions, :zero) + :one "
-                "REMOVE end_time, message, processing_duration"
-            ),
-            ExpressionAttributeValues={
-                ":image_id": job.image_id,
-                ":url": job.image_url,
-                ":name": job.job_name or job.job_id,
-                ":status": RequestStatus.STARTED.value,
-                ":model": job.model_name,
-                ":mode": job.model_invoke_mode.value,
-                ":start": start,
-                ":expire": start // 1000 + self.retention_seconds,
-                ":request": json.dumps(request, default=str),
-                ":spec": job.model_dump_json(),
-                ":zero": 0,
-                ":one": 1,
+        Update(
+            set={
+                "image_id": job.image_id,
+                "image_url": job.image_url,
+                "job_name": job.job_name or job.job_id,
+                "job_status": RequestStatus.STARTED.value,
+                "model_name": job.model_name,
+                "model_invoke_mode": job.model_invoke_mode.value,
+                "start_time": start,
+                "last_updated_time": start,
+                "expire_time": start // 1000 + self.retention_seconds,
+                "request": json.dumps(request, default=str),
+                "job_spec": job.model_dump_json(),
+                "tile_size": [job.tile_size, job.tile_size],
+                "tile_overlap": [job.tile_overlap, job.tile_overlap],
+                "region_success": 0,
+                "region_partial": 0,
+                "region_error": 0,
+                "tiles_succeeded": 0,
+                "tiles_failed": 0,
+                "tiles_skipped": 0,
             },
-        )
+            add={"submissions": 1},
+            remove=["end_time", "message", "processing_duration"],
+        ).apply(self.table, {"job_id": job.job_id})
 
     def set_in_progress(self, job_id: str, *, region_count: int, tile_count: int, image: Mapping[str, Any]) -> None:
         """Record the split: region and tile counts and what the image is."""
-        self.table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression=(
-                "SET job_status = :status, region_count = :regions, tile_count = :tiles, image = :image, "
-                "last_updated_time = :now"
-            ),
-            ExpressionAttributeValues={
-                ":status": RequestStatus.IN_PROGRESS.value,
-                ":regions": region_count,
-                ":tiles": tile_count,
-                ":image": json.loads(json.dumps(image), parse_float=Decimal),
-                ":now": now_ms(),
-            },
-        )
+        Update(
+            set={
+                "job_status": RequestStatus.IN_PROGRESS.value,
+                "region_count": region_count,
+                "tile_count": tile_count,
+                "image": dict(image),
+                "last_updated_time": now_ms(),
+            }
+        ).apply(self.table, {"job_id": job_id})
 
     def count_region(self, job_id: str, status: RequestStatus, *, succeeded: int, failed: int, skipped: int) -> None:
         """Atomically count one finished region and its tiles."""
-        counter = {
-            RequestStatus.SUCCESS: "region_success",
-            RequestStatus.PARTIAL: "region_partial",
-        }.get(status, "region_error")
-        self.table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression=(
-                f"ADD {counter} :one, tiles_succeeded :ok, tiles_failed :failed, tiles_skipped :skipped "
-                "SET last_updated_time = :now"
-            ),
-            ExpressionAttributeValues={
-                ":one": 1,
-                ":ok": succeeded,
-                ":failed": failed,
-                ":skipped": skipped,
-                ":now": now_ms(),
-            },
+        counter = {RequestStatus.SUCCESS: "region_success", RequestStatus.PARTIAL: "region_partial"}.get(
+            status, "region_error"
         )
+        Update(
+            set={"last_updated_time": now_ms()},
+            add={counter: 1, "tiles_succeeded": succeeded, "tiles_failed": failed, "tiles_skipped": skipped},
+        ).apply(self.table, {"job_id": job_id})
 
     def end(self, job_id: str, status: RequestStatus, message: str, **attributes: Any) -> dict[str, Any]:
         """Record the job's final status, message, duration and any extra attributes; return the item."""
         end = now_ms()
         current = self.get(job_id) or {}
-        names = {f"#a{i}": key for i, key in enumerate(attributes)}
-        values = {f":a{i}": json.loads(json.dumps(v), parse_float=Decimal) for i, v in enumerate(attributes.values())}
-        extra = "".join(f", #a{i} = :a{i}" for i in range(len(attributes)))
-        kwargs: dict[str, Any] = {}
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        item = self.table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression=(
-                "SET job_status = :status, message = :message, end_time = :end, last_updated_time = :end, "
-                "processing_duration = :duration" + extra
-            ),
-            ExpressionAttributeValues={
-                ":status": status.value,
-                ":message": message,
-                ":end": end,
-                ":duration": seconds_between(current.get("start_time"), end),
-                **values,
-            },
-            ReturnValues="ALL_NEW",
-            **kwargs,
-        )["Attributes"]
-        return plain(item)
+        return Update(
+            set={
+                "job_status": status.value,
+                "message": message,
+                "end_time": end,
+                "last_updated_time": end,
+                "processing_duration": seconds_between(current.get("start_time"), end),
+                **attributes,
+            }
+        ).apply(self.table, {"job_id": job_id}, return_item=True)
 
 
 class RegionTable:
@@ -183,39 +208,30 @@ class RegionTable:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def start(self, job: JobSpec, region: ImageRegion, total_tiles: int) -> dict[str, Any]:
-        """Record a region as STARTED (or count a retry of one already there); return the item."""
+        """Record a region as STARTED (a retry or redrive counts in ``region_retry_count``); return the item."""
         start = now_ms()
-        item = self.table.update_item(
-            Key={"image_id": job.image_id, "region_id": region_id(region, job.job_id)},
-            UpdateExpression=(
-                "SET job_id = :job, region_status = :status, start_time = if_not_exists(start_time, :now), "
-                "last_updated_time = :now, expire_time = :expire, image_read_role = :role, total_tiles = :total, "
-                "region_bounds = :bounds, tile_size = :tile_size, tile_overlap = :overlap, "
-                "tile_format = :format, tile_compression = :compression, "
-                "region_retry_count = if_not_exists(region_retry_count, :minus_one) + :one, "
-                "succeeded_tiles = if_not_exists(succeeded_tiles, :empty), "
-                "succeeded_tile_count = if_not_exists(succeeded_tile_count, :zero)"
-            ),
-            ExpressionAttributeValues={
-                ":job": job.job_id,
-                ":status": RequestStatus.STARTED.value,
-                ":now": start,
-                ":expire": start // 1000 + self.retention_seconds,
-                ":role": job.image_read_role or "",
-                ":total": total_tiles,
-                ":bounds": region.to_osml(),
-                ":tile_size": [job.tile_size, job.tile_size],
-                ":overlap": [job.tile_overlap, job.tile_overlap],
-                ":format": job.tile_format.value,
-                ":compression": job.tile_compression.value,
-                ":minus_one": -1,
-                ":one": 1,
-                ":empty": [],
-                ":zero": 0,
+        key = {"image_id": job.image_id, "region_id": region_id(region, job.job_id)}
+        item = Update(
+            set={
+                "job_id": job.job_id,
+                "region_status": RequestStatus.STARTED.value,
+                "start_time": start,
+                "last_updated_time": start,
+                "expire_time": start // 1000 + self.retention_seconds,
+                "image_read_role": job.image_read_role or "",
+                "total_tiles": total_tiles,
+                "region_bounds": region.to_osml(),
+                "tile_size": [job.tile_size, job.tile_size],
+                "tile_overlap": [job.tile_overlap, job.tile_overlap],
+                "tile_format": job.tile_format.value,
+                "tile_compression": job.tile_compression.value,
             },
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-        return plain(item)
+            set_if_absent={"succeeded_tiles": [], "succeeded_tile_count": 0},
+            add={"region_retry_count": 1},
+        ).apply(self.table, key, return_item=True)
+        item["region_retry_count"] = int(item.get("region_retry_count", 1)) - 1
+        Update(set={"region_retry_count": item["region_retry_count"]}).apply(self.table, key)
+        return item
 
     def complete(
         self,
@@ -233,52 +249,38 @@ class RegionTable:
     ) -> dict[str, Any]:
         """Record the region's outcome, its tiles and where its features are; return the item."""
         end = now_ms()
-        return plain(
-            self.table.update_item(
-                Key={"image_id": image_id, "region_id": rid},
-                UpdateExpression=(
-                    "SET region_status = :status, end_time = :end, last_updated_time = :end, "
-                    "processing_duration = :duration, message = :message, "
-                    "succeeded_tiles = :ok, succeeded_tile_count = :ok_n, failed_tiles = :failed, "
-                    "failed_tile_count = :failed_n, skipped_tile_count = :skipped, feature_count = :features, "
-                    "features_key = :key"
-                ),
-                ExpressionAttributeValues={
-                    ":status": status.value,
-                    ":end": end,
-                    ":duration": seconds_between(started_ms, end),
-                    ":message": message,
-                    ":ok": succeeded,
-                    ":ok_n": len(succeeded),
-                    ":failed": failed,
-                    ":failed_n": len(failed),
-                    ":skipped": skipped,
-                    ":features": feature_count,
-                    ":key": features_key,
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        )
+        return Update(
+            set={
+                "region_status": status.value,
+                "end_time": end,
+                "last_updated_time": end,
+                "processing_duration": seconds_between(started_ms, end),
+                "message": message,
+                "succeeded_tiles": succeeded,
+                "succeeded_tile_count": len(succeeded),
+                "failed_tiles": failed,
+                "failed_tile_count": len(failed),
+                "skipped_tile_count": skipped,
+                "feature_count": feature_count,
+                "features_key": features_key,
+            }
+        ).apply(self.table, {"image_id": image_id, "region_id": rid}, return_item=True)
 
     def fail(self, job: JobSpec, region: ImageRegion, message: str) -> None:
-        """Record a region FAILED after its Lambda gave up (no tile lists are known)."""
+        """Record a region FAILED after its Lambda gave up (its tile lists stay as they were)."""
         end = now_ms()
-        rid = region_id(region, job.job_id)
-        current = self.get(job.image_id, rid) or {}
-        self.table.update_item(
-            Key={"image_id": job.image_id, "region_id": rid},
-            UpdateExpression=(
-                "SET job_id = :job, region_status = :status, message = :message, end_time = :end, "
-                "last_updated_time = :end, start_time = if_not_exists(start_time, :end), region_bounds = :bounds, "
-                "expire_time = :expire, processing_duration = :duration"
-            ),
-            ExpressionAttributeValues={
-                ":job": job.job_id,
-                ":status": RequestStatus.FAILED.value,
-                ":message": message,
-                ":end": end,
-                ":bounds": region.to_osml(),
-                ":expire": end // 1000 + self.retention_seconds,
-                ":duration": seconds_between(current.get("start_time"), end),
+        key = {"image_id": job.image_id, "region_id": region_id(region, job.job_id)}
+        current = self.get(key["image_id"], key["region_id"]) or {}
+        Update(
+            set={
+                "job_id": job.job_id,
+                "region_status": RequestStatus.FAILED.value,
+                "message": message,
+                "end_time": end,
+                "last_updated_time": end,
+                "region_bounds": region.to_osml(),
+                "expire_time": end // 1000 + self.retention_seconds,
+                "processing_duration": seconds_between(current.get("start_time"), end),
             },
-        )
+            set_if_absent={"start_time": end},
+        ).apply(self.table, key)

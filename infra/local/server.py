@@ -1,0 +1,125 @@
+"""The emulator process: moto's HTTP server with three changes that make it run Tessera for real.
+
+1. Lambda invocations (from the Step Functions interpreter) go to real handlers in worker processes.
+2. EventBridge rules deliver to Step Functions targets (moto delivers only to a few target kinds), so
+   an upload reaches the state machine along the same path as on AWS: S3 → EventBridge → rule → target.
+3. The interpreter's per-task boto3 client is cached per thread (moto builds one per task, ~20 ms).
+
+Run as ``python -m infra.local.server --port P --functions FILE --workers N``; it is started and stopped
+by :mod:`infra.local.emulator`, never imported by the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import threading
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from infra.local import worker
+
+
+def _patch_lambda(functions: dict[str, dict[str, Any]], pool: ProcessPoolExecutor) -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> bytes:
+        name = function_name.split(":function:")[-1].split(":")[0]
+        spec = functions.get(name)
+        if spec is None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "ResourceNotFound", "errorMessage": f"no function {name}"}).encode()
+        payload = body.encode() if isinstance(body, str) else (body or b"{}")
+        ok, reply = pool.submit(worker.invoke, name, spec["handler"], spec["environment"], payload).result()
+        if not ok:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return reply
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def _patch_event_targets() -> None:
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
+        others = [t for t in self.targets if t not in states]
+        if states and self.event_pattern.matches_event(original_event):
+            event = dict(original_event)
+            if isinstance(event.get("time"), int | float):
+                event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            event["id"] = str(uuid.uuid4())
+            for target in states:
+                arn = parse_arn(target["Arn"])
+                try:
+                    get_backend(arn.account, arn.region).start_execution(
+                        target["Arn"], name=str(uuid.uuid4()), execution_input=json.dumps(event)
+                    )
+                except Exception:
+                    logging.getLogger("tessera.local").exception("cannot start %s", target["Arn"])
+        if others:
+            self.targets, saved = others, self.targets
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _patch_client_cache() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    build = lambda_eval_utils.boto_client_for
+    local = threading.local()
+
+    def cached(region: str, service: str, state_credentials: Any = None) -> Any:
+        cache = local.__dict__.setdefault("clients", {})
+        key = (region, service)
+        if key not in cache:
+            cache[key] = build(region, service, state_credentials)
+        return cache[key]
+
+    lambda_eval_utils.boto_client_for = cached
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the emulator and serve until terminated."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--functions", required=True, help="JSON file: {name: {handler, environment}}")
+    parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count())
+    args = parser.parse_args(argv)
+
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    with open(args.functions) as handle:
+        functions = json.load(handle)
+    pool = ProcessPoolExecutor(max_workers=args.workers, mp_context=multiprocessing.get_context("spawn"))
+    _patch_lambda(functions, pool)
+    _patch_event_targets()
+    _patch_client_cache()
+
+    import os
+
+    os.environ["MOTO_PORT"] = str(args.port)
+    from moto.server import main as moto_main
+
+    moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()
