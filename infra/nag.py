@@ -36,19 +36,38 @@ def acknowledge_findings(stack: TesseraStack) -> None:
         "pipeline functions and by CDK's bucket-notification custom resource.",
     )
     for fn in pipeline.functions:
-        _ack(fn, "L1", "The runtime is pinned to python3.13 so that Lambda and local tests run the same "
-             "interpreter and the same rasterio/GDAL wheels (layers/gdal/requirements.txt).")
-        _ack(fn, "IAM5[Resource::*]", "X-Ray tracing (xray:PutTraceSegments/PutTelemetryRecords) supports no "
-             "resource-level permissions.")
+        _ack(
+            fn,
+            "L1",
+            "The runtime is pinned to python3.13 so that Lambda and local tests run the same "
+            "interpreter and the same rasterio/GDAL wheels (layers/gdal/requirements.txt).",
+        )
+        _ack(
+            fn,
+            "IAM5[Resource::*]",
+            "X-Ray tracing (xray:PutTraceSegments/PutTelemetryRecords) supports no resource-level permissions.",
+        )
         for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*"):
             _ack(fn, f"IAM5[Action::{action}]", "CDK's bucket grants, scoped to this stack's own buckets.")
-        _ack(fn, f"IAM5[Resource::<{images}.Arn>/*]", "Images may be anywhere in the image bucket; object keys "
-             "are only known at run time.")
-        _ack(fn, f"IAM5[Resource::<{results}.Arn>/*]", "Region results and outputs are written under job-specific "
-             "keys known only at run time.")
+        _ack(
+            fn,
+            f"IAM5[Resource::<{images}.Arn>/*]",
+            "Images may be anywhere in the image bucket; object keys are only known at run time.",
+        )
+        _ack(
+            fn,
+            f"IAM5[Resource::<{results}.Arn>/*]",
+            "Region results and outputs are written under job-specific keys known only at run time.",
+        )
     machine = pipeline.state_machine
-    _ack(machine, "IAM5[Resource::*]", "X-Ray tracing and CloudWatch Logs delivery for Step Functions support "
-         "no resource-level permissions.")
+    _ack(
+        machine,
+        "IAM5[Resource::*]",
+        "X-Ray tracing and CloudWatch Logs delivery for Step Functions support no resource-level permissions.",
+    )
     for fn in pipeline.functions:
-        _ack(machine, f"IAM5[Resource::<{_logical_id(stack, fn.function_arn)}.Arn>:*]",
-             "lambda:InvokeFunction on the function's versions and aliases, as CDK grants it.")
+        _ack(
+            machine,
+            f"IAM5[Resource::<{_logical_id(stack, fn.function_arn)}.Arn>:*]",
+            "lambda:InvokeFunction on the function's versions and aliases, as CDK grants it.",
+        )

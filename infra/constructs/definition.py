@@ -40,7 +40,9 @@ class PipelineFunctions:
     failure: lambda_.IFunction
 
 
-def _invoke(scope: sfn.StateGraph | object, name: str, function: lambda_.IFunction, **kwargs: object) -> tasks.LambdaInvoke:
+def _invoke(
+    scope: sfn.StateGraph | object, name: str, function: lambda_.IFunction, **kwargs: object
+) -> tasks.LambdaInvoke:
     task = tasks.LambdaInvoke(
         scope,  # type: ignore[arg-type]
         name,
@@ -82,7 +84,6 @@ def build_definition(scope: object, functions: PipelineFunctions, *, map_concurr
         items_path="$.regions",
         item_selector={
             "job.$": "$.job",
-            "bounds.$": "$.bounds",
             "region.$": "$$.Map.Item.Value",
         },
         max_concurrency=map_concurrency,
@@ -101,8 +102,14 @@ def build_definition(scope: object, functions: PipelineFunctions, *, map_concurr
     )
     outcome = (
         sfn.Choice(scope, "JobSucceeded?")  # type: ignore[arg-type]
-        .when(sfn.Condition.string_equals("$.result.status", "FAILED"), sfn.Fail(scope, "AllOutputsFailed",  # type: ignore[arg-type]
-                                                                                   cause="No region or output succeeded; see the job table."))
+        .when(
+            sfn.Condition.string_equals("$.result.status", "FAILED"),
+            sfn.Fail(
+                scope,
+                "AllOutputsFailed",  # type: ignore[arg-type]
+                cause="No region or output succeeded; see the job table.",
+            ),
+        )
         .otherwise(sfn.Succeed(scope, "Done"))  # type: ignore[arg-type]
     )
     return load.next(regions).next(aggregate).next(outcome)

@@ -21,9 +21,7 @@ class PythonLayers(Construct):
         super().__init__(scope, construct_id)
         missing = [name for name in ("gdal", "powertools") if not (layers_dir / name).is_dir()]
         if missing:
-            raise FileNotFoundError(
-                f"layer folders {missing} are missing under {layers_dir}: run `make layers` first"
-            )
+            raise FileNotFoundError(f"layer folders {missing} are missing under {layers_dir}: run `make layers` first")
         self.gdal = lambda_.LayerVersion(
             self,
             "Gdal",

@@ -110,7 +110,8 @@ class ImagePipeline(Construct):
         self.trigger = events.Rule(
             self,
             "UploadTrigger",
-            description="An image under the image prefix, or a JSON ImageRequest under the request prefix, starts a job",
+            description="An image under the image prefix, or a JSON ImageRequest under the request prefix, "
+            "starts a job",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],

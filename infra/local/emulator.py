@@ -80,8 +80,17 @@ class Emulator(AbstractContextManager["Emulator"]):
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "functions"), env.get("PYTHONPATH", "")])
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.server", "--port", str(self.port), "--functions",
-             str(functions_file), "--workers", str(self.workers)],
+            [
+                sys.executable,
+                "-m",
+                "infra.local.server",
+                "--port",
+                str(self.port),
+                "--functions",
+                str(functions_file),
+                "--workers",
+                str(self.workers),
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,

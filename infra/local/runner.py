@@ -54,8 +54,9 @@ class LocalPipeline(AbstractContextManager["LocalPipeline"]):
         ...     pipeline.collect(run, Path("out"))
     """
 
-    def __init__(self, template: dict[str, Any] | None = None, *, work_dir: Path | None = None,
-                 workers: int | None = None) -> None:
+    def __init__(
+        self, template: dict[str, Any] | None = None, *, work_dir: Path | None = None, workers: int | None = None
+    ) -> None:
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="tessera-local-"))
         self.template = template
         self.workers = workers

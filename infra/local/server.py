@@ -27,7 +27,9 @@ from infra.local import worker
 def _patch_lambda(functions: dict[str, dict[str, Any]], pool: ProcessPoolExecutor) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> bytes:
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
         name = function_name.split(":function:")[-1].split(":")[0]
         spec = functions.get(name)
         if spec is None:

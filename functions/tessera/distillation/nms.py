@@ -58,7 +58,9 @@ def _neighbours(n: int, i: IntArray, j: IntArray) -> tuple[IntArray, IntArray]:
     return np.cumsum(indptr), dst[order]
 
 
-def nms(boxes: npt.ArrayLike, scores: npt.ArrayLike, iou_threshold: float, classes: npt.ArrayLike | None = None) -> IntArray:
+def nms(
+    boxes: npt.ArrayLike, scores: npt.ArrayLike, iou_threshold: float, classes: npt.ArrayLike | None = None
+) -> IntArray:
     """Indices of the boxes greedy NMS keeps, in descending score order.
 
     A box is suppressed by a kept box of the same class whose IoU with it is above ``iou_threshold``.

@@ -118,6 +118,7 @@ class GCPSensorModel(_TransformerModel):
         self.crs = crs or WGS84
 
     def image_to_world(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Fit through the GCPs, then reproject from the GCPs' CRS to WGS84."""
         east, north = super().image_to_world(x, y)
         if self.crs == WGS84:
             return east, north
@@ -125,6 +126,7 @@ class GCPSensorModel(_TransformerModel):
         return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
     def world_to_image(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Reproject to the GCPs' CRS, then invert the GCP fit."""
         lons, lats = _as_arrays(lon, lat)
         if self.crs != WGS84:
             e, n = warp_transform(WGS84, self.crs, lons, lats)
@@ -132,7 +134,9 @@ class GCPSensorModel(_TransformerModel):
         return super().world_to_image(lons, lats)
 
 
-def sensor_model_for(dataset: DatasetReader, *, height: float | None = None, dem: str | None = None) -> SensorModel | None:
+def sensor_model_for(
+    dataset: DatasetReader, *, height: float | None = None, dem: str | None = None
+) -> SensorModel | None:
     """The best sensor model the dataset carries: RPC, then a geotransform with a CRS, then GCPs.
 
     Returns None for an image with none of them; its features stay in pixel space.

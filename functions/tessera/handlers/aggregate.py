@@ -21,5 +21,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reply = aggregate_job(job, services())
     metrics.add_dimension(name="Operation", value="FeatureAggregation")
     metrics.add_metric(name="Features", unit=MetricUnit.Count, value=reply["feature_count"])
-    logger.info("job aggregated", extra=reply)
+    logger.info("job aggregated", extra={"result": reply})
     return reply

@@ -19,12 +19,10 @@ from tessera.tiling import ImageRegion
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Process ``event["region"]`` of ``event["job"]``; reply with the region's status and counts."""
     job = JobSpec.model_validate(event["job"])
-    reply = process_region(
-        job, ImageRegion.from_osml(event["region"]), ImageRegion.from_osml(event["bounds"]), services()
-    )
+    reply = process_region(job, ImageRegion.from_osml(event["region"]), services())
     metrics.add_dimension(name="Operation", value="RegionProcessing")
     metrics.add_dimension(name="ModelName", value=job.model_name)
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TileErrors", unit=MetricUnit.Count, value=reply["failed_tiles"])
-    logger.info("region processed", extra=reply)
+    logger.info("region processed", extra={"region": reply})
     return reply

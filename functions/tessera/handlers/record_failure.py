@@ -15,5 +15,5 @@ from tessera.pipeline import record_failure
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Mark the job (or the region, inside the Map) FAILED with a readable message."""
     reply = record_failure(event, services())
-    logger.warning("failure recorded", extra=reply)
+    logger.warning("failure recorded", extra={"failure": reply})
     return reply

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 GDAL_S3_OPTIONS: dict[str, str | int | bool] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.ntf,.nitf,.NTF,.jp2,.png,.jpg,.jpeg,.vrt,.TIF,.TIFF,.ovr,.RPB,.xml",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": (
+        ".tif,.tiff,.TIF,.TIFF,.ntf,.nitf,.NTF,.jp2,.png,.jpg,.jpeg,.vrt,.ovr,.RPB,.xml"
+    ),
     "GDAL_INGESTED_BYTES_AT_OPEN": 32768,
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",

@@ -24,7 +24,6 @@ def detector_for(job: JobSpec) -> Detector:
             )
         return model()
     raise InvalidRequestError(
-        f"imageProcessor.type: {job.model_invoke_mode.value} models are not available in this version; "
-        "use BUILTIN",
+        f"imageProcessor.type: {job.model_invoke_mode.value} models are not available in this version; use BUILTIN",
         field="imageProcessor.type",
     )

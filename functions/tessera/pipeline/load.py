@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from typing import Any
 
@@ -13,17 +12,7 @@ from tessera.pipeline.services import Services
 from tessera.requests import JobSpec, job_spec_from_request, parse_image_request
 from tessera.requests.events import request_from_event
 from tessera.state import RequestStatus
-from tessera.tiling import ImageRegion, adjusted_overlap, generate_regions, processing_bounds
-
-
-def tile_count(bounds: ImageRegion, tile_size: int, tile_overlap: int) -> int:
-    """How many tiles the variable-overlap grid cuts from ``bounds``."""
-    count = 1
-    for length in (bounds.width, bounds.height):
-        if length > tile_size:
-            overlap = adjusted_overlap(length, tile_size, tile_overlap)
-            count *= math.ceil((length - overlap) / (tile_size - overlap))
-    return count
+from tessera.tiling import generate_regions, generate_tiles, processing_bounds
 
 
 def resolve_job(event: Any, services: Services) -> tuple[JobSpec, dict[str, Any]]:
@@ -63,7 +52,7 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
     size = (job.tile_size, job.tile_size)
     overlap = (job.tile_overlap, job.tile_overlap)
     regions = generate_regions(bounds, (job.region_size, job.region_size), size, overlap)
-    tiles = tile_count(bounds, job.tile_size, job.tile_overlap)
+    tiles = sum(len(generate_tiles(region, size, overlap)) for region in regions)
     services.jobs.set_in_progress(
         job.job_id,
         region_count=len(regions),

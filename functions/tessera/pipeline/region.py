@@ -29,17 +29,19 @@ def _detect(detector: Detector, data: Any, tile: ImageRegion) -> list[dict[str, 
         raise
     except Exception as err:  # a model's own bug fails its tile, never the region
         logger.exception("model %s failed on tile %s", detector.name, tile.region_key)
-        raise TesseraError(f"model {detector.name} failed on tile {tile.region_key}: {type(err).__name__}: {err}") from err
+        raise TesseraError(
+            f"model {detector.name} failed on tile {tile.region_key}: {type(err).__name__}: {err}"
+        ) from err
 
 
-def process_region(job: JobSpec, region: ImageRegion, bounds: ImageRegion, services: Services) -> dict[str, Any]:
+def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dict[str, Any]:
     """Detect, refine and geolocate the features of one region; record its outcome.
 
     A tile that fails is listed in ``failed_tiles`` with the region PARTIAL (or FAILED if all failed);
     a tile with no valid pixel is skipped (counted, never sent to the model). On a re-submitted job, tiles that
     succeeded before are not run again and their features are kept.
     """
-    tiles = list(generate_tiles(region, bounds, (job.tile_size, job.tile_size), (job.tile_overlap, job.tile_overlap)))
+    tiles = generate_tiles(region, (job.tile_size, job.tile_size), (job.tile_overlap, job.tile_overlap))
     item = services.regions.start(job, region, len(tiles))
     done = {ImageRegion.from_osml(t) for t in item.get("succeeded_tiles") or []}
     features_key = services.results.key_for(job.job_id, region.region_key)

@@ -34,7 +34,7 @@ def upload_job_id(bucket: str, key: str, etag: str) -> str:
 
     Example:
         >>> upload_job_id("imagery", "images/scene 1.tif", "abc")
-        'scene-1-3fd6b0ac7cc1'
+        'scene-1-4671e5579277'
     """
     stem = posixpath.splitext(posixpath.basename(key))[0]
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem)[:64] or "image"

@@ -94,7 +94,9 @@ def job_spec_from_request(
         512
     """
     tile_size = request.tile_size if request.tile_size is not None else default_tile_size
-    tile_overlap = request.tile_overlap if request.tile_overlap is not None else min(default_tile_overlap, tile_size - 1)
+    tile_overlap = (
+        request.tile_overlap if request.tile_overlap is not None else min(default_tile_overlap, tile_size - 1)
+    )
     if tile_overlap >= tile_size:
         raise InvalidRequestError(
             f"imageProcessorTileOverlap ({tile_overlap}) must be smaller than imageProcessorTileSize ({tile_size})",

@@ -61,7 +61,10 @@ def region_id(region: ImageRegion, job_id: str) -> str:
 
 @dataclass
 class Update:
-    """One UpdateItem: attributes to set, to set only if absent, to add to, and to remove.
+    """One UpdateItem: attributes to set, to set only if absent, to add to, to count, and to remove.
+
+    ``increment`` maps an attribute to ``(first, step)``: it becomes ``first`` on the first update and
+    grows by ``step`` on each later one.
 
     Every attribute name goes through ExpressionAttributeNames, so DynamoDB's reserved words
     (``status``, ``request``, ...) never matter.
@@ -70,6 +73,7 @@ class Update:
     set: dict[str, Any] = field(default_factory=dict)
     set_if_absent: dict[str, Any] = field(default_factory=dict)
     add: dict[str, int] = field(default_factory=dict)
+    increment: dict[str, tuple[int, int]] = field(default_factory=dict)
     remove: list[str] = field(default_factory=list)
 
     def apply(self, table: Table, key: dict[str, str], *, return_item: bool = False) -> dict[str, Any]:
@@ -89,6 +93,10 @@ class Update:
 
         sets = [f"{name(k)} = {value(v)}" for k, v in self.set.items()]
         sets += [f"{(n := name(k))} = if_not_exists({n}, {value(v)})" for k, v in self.set_if_absent.items()]
+        sets += [
+            f"{(n := name(k))} = if_not_exists({n}, {value(first - step)}) + {value(step)}"
+            for k, (first, step) in self.increment.items()
+        ]
         clauses = [f"SET {', '.join(sets)}"] if sets else []
         if self.add:
             clauses.append("ADD " + ", ".join(f"{name(k)} {value(v)}" for k, v in self.add.items()))
@@ -227,10 +235,8 @@ class RegionTable:
                 "tile_compression": job.tile_compression.value,
             },
             set_if_absent={"succeeded_tiles": [], "succeeded_tile_count": 0},
-            add={"region_retry_count": 1},
+            increment={"region_retry_count": (0, 1)},
         ).apply(self.table, key, return_item=True)
-        item["region_retry_count"] = int(item.get("region_retry_count", 1)) - 1
-        Update(set={"region_retry_count": item["region_retry_count"]}).apply(self.table, key)
         return item
 
     def complete(

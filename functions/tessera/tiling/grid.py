@@ -1,24 +1,23 @@
-"""OSML's variable-overlap tiling strategy as pure functions.
+"""OSML's variable-overlap tiling strategy as pure functions, with OSML's exact arithmetic.
 
-OSML cuts only full-size tiles: per axis it enlarges the requested overlap until a whole number of
-tiles spans the processing bounds exactly, then groups tiles into regions whose size is a whole number
-of tile strides plus the overlap. Regions overlap by the adjusted overlap, so the tiles of all regions
-together form one grid with no tile repeated. For an axis shorter than a tile, the single tile is the
-whole axis (the only case that yields a partial tile).
-
-Per axis, with processing length ``D``, tile ``T``, requested overlap ``o`` and region size ``R``::
+OSML cuts only full-size tiles. Per axis it enlarges the requested overlap until a whole number of tiles
+spans the length, groups tiles into regions of a whole number of tile strides plus the overlap, and
+overlaps regions by the adjusted overlap. With length ``D``, tile ``T``, requested overlap ``o`` and
+requested region size ``R``::
 
     n  = ceil((D - o) / (T - o))                       # tiles needed
-    o' = o + ceil((o + n (T - o) - D) / (n - 1))       # overlap that makes n full tiles end at D
-    R' = floor((R - o') / (T - o')) (T - o') + o'      # region: whole strides plus the overlap
+    o' = o + ceil((o + n (T - o) - D) / (n - 1))       # adjusted overlap (o' = o when n == 1)
+    R' = floor((R - o') / (T - o')) (T - o') + o'      # adjusted region size
 
-Coordinates follow OSML: a region or tile is ``((row, col), (width, height))``.
+Because ``o'`` is rounded up, the last full tile may end up to ``n - 2`` pixels short of the edge; those
+pixels are not processed, exactly as in OSML, so that tile grids are identical for images of the same
+size. The tiles of a region are cut with the overlap re-adjusted to the region's own size, again as OSML
+does. Coordinates follow OSML: a region or tile is ``((row, col), (width, height))``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import NamedTuple
 
 
@@ -46,8 +45,11 @@ class ImageRegion(NamedTuple):
         return f"({self.row}, {self.col})({self.width}, {self.height})"
 
 
+Size = tuple[int, int]
+
+
 def adjusted_overlap(length: int, tile: int, overlap: int) -> int:
-    """Overlap along one axis that makes only full tiles fit exactly.
+    """Overlap along one axis that lets only full tiles span ``length``.
 
     Example:
         >>> adjusted_overlap(25000, 4096, 100), adjusted_overlap(12000, 4096, 100)
@@ -55,41 +57,57 @@ def adjusted_overlap(length: int, tile: int, overlap: int) -> int:
     """
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap {overlap} must be in [0, {tile})")
-    if length <= tile:
-        return overlap
-    count = math.ceil((length - overlap) / (tile - overlap))
+    stride = tile - overlap
+    count = -(-(length - overlap) // stride)
     if count <= 1:
         return overlap
-    excess = overlap + count * (tile - overlap) - length
-    return overlap + math.ceil(excess / (count - 1))
+    return overlap + math.ceil((overlap + count * stride - length) / (count - 1))
 
 
 def adjusted_region_size(region: int, tile: int, overlap: int) -> int:
-    """Region size along one axis: a whole number of tile strides plus the overlap (at least one tile).
+    """Region size along one axis: a whole number of tile strides plus the overlap.
 
     Example:
         >>> adjusted_region_size(10000, 4096, 612), adjusted_region_size(10000, 4096, 144)
         (7580, 8048)
     """
+    if overlap >= tile:
+        raise ValueError(f"overlap {overlap} must be smaller than the tile size {tile}")
     stride = tile - overlap
-    strides = max(1, (region - overlap) // stride)
-    return strides * stride + overlap
+    return math.floor((region - overlap) / stride) * stride + overlap
 
 
-def _axis_starts(start: int, length: int, size: int, overlap: int) -> list[int]:
-    """Starts of windows of ``size`` that advance by ``size - overlap`` and still hold more than the overlap.
+def crops(area: ImageRegion, size: Size, overlap: Size, *, only_full: bool = False) -> list[ImageRegion]:
+    """Windows of ``size`` every ``size - overlap`` from the area's upper-left corner (row-major).
 
-    The last window may run past the end; callers clip it (regions) or it ends exactly there (tiles,
-    whose overlap was adjusted for that).
+    Windows are clipped to the area. With ``only_full`` only unclipped windows are kept; otherwise a
+    clipped window is kept when it is wider and taller than the overlap.
     """
-    if length <= size:
-        return [start]
-    return list(range(start, start + length - overlap, size - overlap))
+    if overlap[0] >= size[0] or overlap[1] >= size[1]:
+        raise ValueError(f"overlap {overlap} must be smaller than the window {size}")
+    stride_x, stride_y = size[0] - overlap[0], size[1] - overlap[1]
+    count_x, count_y = -(-area.width // stride_x), -(-area.height // stride_y)
+    end_col, end_row = area.col + area.width, area.row + area.height
+    windows = []
+    for r in range(count_y):
+        for c in range(count_x):
+            col, row = area.col + c * stride_x, area.row + r * stride_y
+            width, height = min(size[0], end_col - col), min(size[1], end_row - row)
+            if (only_full and (width, height) == size) or (
+                not only_full and width > overlap[0] and height > overlap[1]
+            ):
+                windows.append(ImageRegion(row, col, width, height))
+    return windows
 
 
-def generate_regions(
-    bounds: ImageRegion, region_size: tuple[int, int], tile_size: tuple[int, int], tile_overlap: tuple[int, int]
-) -> list[ImageRegion]:
+def _adjusted(area: ImageRegion, tile_size: Size, tile_overlap: Size) -> Size:
+    return (
+        adjusted_overlap(area.width, tile_size[0], tile_overlap[0]),
+        adjusted_overlap(area.height, tile_size[1], tile_overlap[1]),
+    )
+
+
+def generate_regions(bounds: ImageRegion, region_size: Size, tile_size: Size, tile_overlap: Size) -> list[ImageRegion]:
     """Split processing bounds into regions (row-major), as OSML's VariableOverlapTilingStrategy does.
 
     Args:
@@ -100,37 +118,33 @@ def generate_regions(
 
     Example:
         >>> regions = generate_regions(ImageRegion(0, 0, 25000, 12000), (10000, 10000), (4096, 4096), (100, 100))
-        >>> len(regions), regions[0], regions[-1]
-        (8, ImageRegion(row=0, col=0, width=7580, height=8048), ImageRegion(row=7904, col=20904, width=4096, height=4096))
+        >>> len(regions), regions[0]
+        (8, ImageRegion(row=0, col=0, width=7580, height=8048))
+        >>> regions[-1]
+        ImageRegion(row=7904, col=20904, width=4096, height=4096)
     """
-    ox = adjusted_overlap(bounds.width, tile_size[0], tile_overlap[0])
-    oy = adjusted_overlap(bounds.height, tile_size[1], tile_overlap[1])
-    rw = adjusted_region_size(region_size[0], tile_size[0], ox)
-    rh = adjusted_region_size(region_size[1], tile_size[1], oy)
-    rows = _axis_starts(bounds.row, bounds.height, rh, oy)
-    cols = _axis_starts(bounds.col, bounds.width, rw, ox)
-    end_row, end_col = bounds.row + bounds.height, bounds.col + bounds.width
-    return [
-        ImageRegion(row, col, min(rw, end_col - col), min(rh, end_row - row)) for row in rows for col in cols
-    ]
+    overlap = _adjusted(bounds, tile_size, tile_overlap)
+    full_tiles = crops(bounds, tile_size, overlap, only_full=True)
+    if full_tiles:
+        last = full_tiles[-1]
+        bounds = ImageRegion(
+            bounds.row, bounds.col, last.col + last.width - bounds.col, last.row + last.height - bounds.row
+        )
+    size = (
+        adjusted_region_size(region_size[0], tile_size[0], overlap[0]),
+        adjusted_region_size(region_size[1], tile_size[1], overlap[1]),
+    )
+    return crops(bounds, size, overlap)
 
 
-def generate_tiles(
-    region: ImageRegion, bounds: ImageRegion, tile_size: tuple[int, int], tile_overlap: tuple[int, int]
-) -> Iterator[ImageRegion]:
-    """Tiles of one region (row-major), on the grid that the whole processing bounds define.
+def generate_tiles(region: ImageRegion, tile_size: Size, tile_overlap: Size) -> list[ImageRegion]:
+    """Tiles of one region (row-major): full tiles, or clipped ones when no full tile fits.
 
-    The overlap is adjusted against the processing ``bounds`` (not the region), so that every region's
-    tiles fall on the same global grid and the tiles of overlapping regions are never cut twice.
+    ``tile_overlap`` is the *requested* overlap; it is re-adjusted to the region's size, as OSML does.
 
     Example:
-        >>> bounds = ImageRegion(0, 0, 25000, 12000)
-        >>> len(list(generate_tiles(ImageRegion(0, 0, 7580, 8048), bounds, (4096, 4096), (100, 100))))
+        >>> len(generate_tiles(ImageRegion(0, 0, 7580, 8048), (4096, 4096), (100, 100)))
         4
     """
-    ox = adjusted_overlap(bounds.width, tile_size[0], tile_overlap[0])
-    oy = adjusted_overlap(bounds.height, tile_size[1], tile_overlap[1])
-    tw, th = min(tile_size[0], bounds.width), min(tile_size[1], bounds.height)
-    for row in _axis_starts(region.row, region.height, th, min(oy, th - 1)):
-        for col in _axis_starts(region.col, region.width, tw, min(ox, tw - 1)):
-            yield ImageRegion(row, col, tw, th)
+    overlap = _adjusted(region, tile_size, tile_overlap)
+    return crops(region, tile_size, overlap, only_full=True) or crops(region, tile_size, overlap)

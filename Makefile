@@ -1,0 +1,75 @@
+# Tessera: `make demo` runs a real image through the real pipeline on this machine; `make test` runs
+# every check. Both install what they need first (pinned, into .venv and node_modules).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 is the Lambda runtime's version; the venv uses the same interpreter so that local tests
+# and Lambda run the same rasterio/GDAL wheels.
+PYTHON ?= $(shell for p in $$(command -v python3.13 2>/dev/null) $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do [ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP_VERSION := 26.3
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+export AWS_EC2_METADATA_DISABLED := true
+export AWS_REGION ?= us-east-1
+export AWS_DEFAULT_REGION ?= us-east-1
+export JSII_NODE := $(CURDIR)/node_modules/.bin/node
+
+DEMO_IMAGE ?= $(firstword $(wildcard ../shared/data/rasterio/RGB.byte.tif tests/data/RGB.byte.tif))
+DEMO_OUT ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: help install layers synth lint test test-fast demo bench clean
+
+help:
+	@echo "make demo    install everything and run the pipeline locally on a sample image ($(DEMO_OUT)/)"
+	@echo "make test    install everything and run all checks (lint, layer build, cdk synth, cfn-lint, pytest)"
+	@echo "make synth   synthesize the CloudFormation template offline into cdk.out/"
+	@echo "make layers  build the Lambda layers into layers/build/ (prints their sizes)"
+	@echo "make bench   run the benchmarks (bench/) and the slow scale tests"
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-lock.txt pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "Python 3.13 is required (the Lambda runtime's version): install it, or run make PYTHON=/path/to/python3.13" >&2; exit 1; fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c requirements-lock.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed
+
+layers: install
+	$(BIN)/python layers/build.py
+
+synth: install layers
+	node_modules/.bin/cdk synth --quiet --no-notices
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/TesseraStack.template.json
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint synth
+	$(BIN)/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not e2e" -n 2 $(PYTEST_ARGS)
+
+demo: install
+	@if [ -z "$(DEMO_IMAGE)" ]; then echo "no demo image: set DEMO_IMAGE=/path/to/image.tif" >&2; exit 1; fi
+	$(BIN)/tessera run $(DEMO_IMAGE) --out $(DEMO_OUT)
+	@echo "Results written to $(DEMO_OUT)/"
+
+bench: install
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	@for b in bench/bench_*.py; do [ -e "$$b" ] && $(BIN)/python "$$b"; done; true
+
+clean:
+	rm -rf cdk.out layers/build $(DEMO_OUT) .pytest_cache

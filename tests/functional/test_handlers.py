@@ -1,0 +1,172 @@
+"""The Lambda handlers against moto and real images: each step, then the failure paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rasterio
+from tessera.errors import ImageReadError, InvalidRequestError
+from tessera.handlers import aggregate, load_image, process_region, record_failure
+
+from tests.functional.conftest import Account
+
+
+def image_request(image: Path | str, job_id: str = "job-1", **extra: Any) -> dict[str, Any]:
+    return {
+        "jobId": job_id,
+        "imageUrls": [str(image)],
+        "imageProcessor": {"name": "centerpoint", "type": "BUILTIN"},
+        **extra,
+    }
+
+
+def run_job(request: dict[str, Any], context: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Run load → every region → aggregate, as the state machine does."""
+    loaded = load_image.handler(request, context)
+    regions = [
+        process_region.handler({"job": loaded["job"], "region": region}, context) for region in loaded["regions"]
+    ]
+    result = aggregate.handler({"job": loaded["job"]}, context)
+    return loaded, regions, result
+
+
+def test_load_splits_the_image_and_records_the_job(account: Account, rgb_byte: Path, context: Any) -> None:
+    loaded = load_image.handler(
+        image_request(rgb_byte, imageProcessorTileSize=256, imageProcessorTileOverlap=16), context
+    )
+    assert loaded["bounds"] == [[0, 0], [791, 718]]
+    # OSML's grid: the adjusted overlap (78 px across) leaves the last column out; only full tiles are cut.
+    assert loaded["regions"] == [[[0, 0], [790, 718]]]
+    assert len(json.dumps(loaded)) < 4096, "the reply must stay far below Step Functions' 256 KB"
+    job = account.job("job-1")
+    assert job["job_status"] == "IN_PROGRESS"
+    assert job["region_count"] == 1
+    assert job["tile_count"] == 4 * 3
+    assert job["image"]["sensor_model"] == "affine"
+    assert [m["MessageAttributes"]["status"]["Value"] for m in account.status_messages()] == ["STARTED", "IN_PROGRESS"]
+
+
+def test_whole_job_writes_one_feature_per_tile_to_the_results_bucket(
+    account: Account, rgb_byte: Path, context: Any
+) -> None:
+    loaded, regions, result = run_job(image_request(rgb_byte, featureProperties=[{"modelMetadata": {"v": 1}}]), context)
+    assert result["status"] == "SUCCESS"
+    tiles = account.job("job-1")["tile_count"]
+    assert result["feature_count"] == tiles == 12
+    body = account.s3.get_object(Bucket="results-bucket", Key="results/job-1.geojson")["Body"].read()
+    collection = json.loads(body)
+    assert collection["type"] == "FeatureCollection"
+    assert len(collection["features"]) == tiles
+    feature = collection["features"][0]
+    props = feature["properties"]
+    assert props["inferenceMetadata"]["jobId"] == "job-1"
+    assert props["modelMetadata"] == {"v": 1}
+    assert feature["geometry"]["type"] == "Point"
+    (region,) = account.regions(loaded["job"]["job_id"] + ":" + str(rgb_byte))
+    assert region["region_status"] == "SUCCESS"
+    assert region["succeeded_tile_count"] == tiles and region["failed_tile_count"] == 0
+    assert region["region_bounds"] == [[0, 0], [790, 718]]
+    assert region["region_id"] == "(0, 0)(790, 718)-job-1"
+    assert regions[0]["features"] == tiles
+    job = account.job("job-1")
+    assert job["job_status"] == "SUCCESS"
+    assert job["region_success"] == 1 and job["tiles_succeeded"] == tiles
+    assert job["outputs_written"] == [
+        {"kind": "S3", "status": "SUCCESS", "location": "s3://results-bucket/results/job-1.geojson"}
+    ]
+    statuses = [m["MessageAttributes"]["status"]["Value"] for m in account.status_messages()]
+    assert statuses == ["STARTED", "IN_PROGRESS", "SUCCESS"]
+
+
+def test_request_outputs_choose_the_bucket_and_prefix(account: Account, rgb_byte: Path, context: Any) -> None:
+    request = image_request(rgb_byte, outputs=[{"type": "S3", "bucket": "other-output", "prefix": "team/a"}])
+    run_job(request, context)
+    assert json.loads(account.s3.get_object(Bucket="other-output", Key="team/a/job-1.geojson")["Body"].read())[
+        "features"
+    ]
+
+
+def test_all_nodata_tiles_are_skipped_not_sent_to_the_model(account: Account, data_dir: Path, context: Any) -> None:
+    image = data_dir / "all-nodata.tif"
+    _, regions, result = run_job(image_request(image, imageProcessorTileSize=64, imageProcessorTileOverlap=0), context)
+    job = account.job("job-1")
+    assert job["tiles_skipped"] == job["tile_count"] > 0
+    assert result["feature_count"] == 0
+    assert all(r["status"] == "SUCCESS" for r in regions)
+
+
+def test_resubmitting_a_job_never_duplicates_features(account: Account, rgb_byte: Path, context: Any) -> None:
+    request = image_request(rgb_byte)
+    first = run_job(request, context)[2]
+    second = run_job(request, context)[2]
+    assert second["feature_count"] == first["feature_count"] == 12
+    job = account.job("job-1")
+    assert job["submissions"] == 2
+    (region,) = account.regions(f"job-1:{rgb_byte}")
+    assert region["region_retry_count"] == 1
+
+
+def test_invalid_request_fails_the_job_with_a_message_naming_the_field(
+    account: Account, rgb_byte: Path, context: Any
+) -> None:
+    request = image_request(rgb_byte, imageProcessorTileSize=-5)
+    with pytest.raises(InvalidRequestError, match="imageProcessorTileSize"):
+        load_image.handler(request, context)
+    cause = json.dumps(
+        {
+            "errorType": "InvalidRequestError",
+            "errorMessage": "invalid image request: imageProcessorTileSize: Input should be greater than 0",
+        }
+    )
+    reply = record_failure.handler({**request, "error": {"Error": "InvalidRequestError", "Cause": cause}}, context)
+    assert reply["status"] == "FAILED"
+    job = account.job("job-1")
+    assert job["job_status"] == "FAILED"
+    assert job["message"] == "invalid image request: imageProcessorTileSize: Input should be greater than 0"
+    (message,) = account.status_messages()
+    assert message["MessageAttributes"]["status"]["Value"] == "FAILED"
+    assert "imageProcessorTileSize" in message["Message"]
+
+
+def test_unreadable_image_fails_with_the_image_named(account: Account, tmp_path: Path, context: Any) -> None:
+    bogus = tmp_path / "not-an-image.tif"
+    bogus.write_text("hello")
+    with pytest.raises(ImageReadError, match=r"not-an-image\.tif"):
+        load_image.handler(image_request(bogus), context)
+
+
+def test_unknown_builtin_model_fails_before_any_region(account: Account, rgb_byte: Path, context: Any) -> None:
+    request = image_request(rgb_byte)
+    request["imageProcessor"] = {"name": "no-such-model", "type": "BUILTIN"}
+    with pytest.raises(InvalidRequestError, match=r"imageProcessor\.name"):
+        load_image.handler(request, context)
+
+
+def test_a_failed_region_is_recorded_and_the_job_is_partial(account: Account, rgb_byte: Path, context: Any) -> None:
+    with rasterio.open(rgb_byte) as src:
+        width, height = src.width, src.height
+    loaded = load_image.handler(
+        image_request(rgb_byte, imageProcessorTileSize=256, imageProcessorTileOverlap=16), context
+    )
+    assert loaded["bounds"] == [[0, 0], [width, height]]
+    job = loaded["job"]
+    # Region-size 10240 gives one region here; split the image by hand into two regions to show the
+    # Catch inside the Map: the first succeeds, the second "fails after its retries".
+    first, second = [[0, 0], [496, height]], [[0, 480], [width - 480, height]]
+    process_region.handler({"job": job, "region": first}, context)
+    cause = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 900.00 seconds"})
+    failed = record_failure.handler(
+        {"job": job, "region": second, "error": {"Error": "Sandbox.Timedout", "Cause": cause}}, context
+    )
+    assert failed == {"status": "FAILED", "message": "Sandbox.Timedout: Task timed out after 900.00 seconds"}
+    account.dynamodb.Table("jobs").update_item(
+        Key={"job_id": "job-1"}, UpdateExpression="SET region_count = :n", ExpressionAttributeValues={":n": 2}
+    )
+    result = aggregate.handler({"job": job}, context)
+    assert result["status"] == "PARTIAL"
+    regions = {r["region_id"]: r for r in account.regions(f"job-1:{rgb_byte}")}
+    assert regions[f"(0, 480)({width - 480}, {height})-job-1"]["region_status"] == "FAILED"
+    assert "Task timed out" in account.job("job-1")["message"]

@@ -1,0 +1,31 @@
+"""cdk-nag is live: an unacknowledged finding fails synthesis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+
+from infra.config import TesseraConfig
+from infra.stack import TesseraStack
+from tests.infra.conftest import cdk_context
+
+
+def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
+    app = cdk.App(context=cdk_context(tmp_path), outdir=str(tmp_path / "cdk.out"))
+    stack = TesseraStack(app, "TesseraStack", config=TesseraConfig.from_context(app.node))
+    s3.Bucket(stack, "CarelessBucket")  # no access logs, no TLS enforcement: AwsSolutions-S1, S10
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+def test_missing_layers_fail_with_instructions(tmp_path: Path) -> None:
+    context = cdk_context(tmp_path)
+    context["tessera:layersDir"] = str(tmp_path / "nowhere")
+    app = cdk.App(context=context, outdir=str(tmp_path / "cdk.out"))
+    with pytest.raises(FileNotFoundError, match="make layers"):
+        TesseraStack(app, "TesseraStack", config=TesseraConfig.from_context(app.node))

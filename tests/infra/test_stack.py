@@ -1,0 +1,218 @@
+"""Assertions on the synthesized stack: what a deployment gets, and that it is secure by default."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from infra.local.template import LocalNames
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def pipeline_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        k: r
+        for k, r in resources(template, "AWS::Lambda::Function").items()
+        if r["Properties"].get("Handler", "").startswith("tessera.")
+    }
+
+
+@pytest.fixture(scope="module")
+def definition(template: dict[str, Any]) -> dict[str, Any]:
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    return json.loads(LocalNames(template["Resources"]).resolve(machine["Properties"]["DefinitionString"]))
+
+
+def all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for name, state in states.items():
+        found[name] = state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found.update(all_states(processor["States"]))
+    return found
+
+
+def test_state_machine_is_load_map_aggregate(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert definition["StartAt"] == "LoadImage"
+    assert states["LoadImage"]["Next"] == "ProcessRegions"
+    regions = states["ProcessRegions"]
+    assert regions["Type"] == "Map"
+    assert regions["ItemsPath"] == "$.regions"
+    assert regions["MaxConcurrency"] == 16
+    assert regions["ItemSelector"]["region.$"] == "$$.Map.Item.Value"
+    assert regions["ResultPath"] is None, "region results travel through S3, never the state payload"
+    assert regions["ItemProcessor"]["StartAt"] == "ProcessRegion"
+    assert regions["Next"] == "Aggregate"
+
+
+def test_every_task_retries_lambda_service_errors_with_jitter(definition: dict[str, Any]) -> None:
+    tasks = {n: s for n, s in all_states(definition["States"]).items() if s["Type"] == "Task"}
+    assert set(tasks) >= {"LoadImage", "ProcessRegion", "Aggregate", "RecordJobFailure", "RecordRegionFailure"}
+    for name, task in tasks.items():
+        (retry,) = task["Retry"]
+        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= set(retry["ErrorEquals"]), name
+        assert retry["BackoffRate"] > 1 and retry["JitterStrategy"] == "FULL", name
+
+
+def test_every_step_has_a_catch_that_records_the_failure(definition: dict[str, Any]) -> None:
+    states = all_states(definition["States"])
+    for name in ("LoadImage", "ProcessRegions", "Aggregate"):
+        (catch,) = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"]
+        assert catch["Next"] == "RecordJobFailure"
+    (region_catch,) = states["ProcessRegion"]["Catch"]
+    assert region_catch["Next"] == "RecordRegionFailure", "a failed region must not stop the others"
+    assert states["RecordJobFailure"]["Next"] == "JobFailed"
+    assert states["JobFailed"]["Type"] == "Fail"
+
+
+def test_state_machine_logs_all_events_and_traces(template: dict[str, Any]) -> None:
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_tables_keys_ttl_pitr_on_demand(template: dict[str, Any]) -> None:
+    tables = {
+        tuple(k["AttributeName"] for k in r["Properties"]["KeySchema"]): r["Properties"]
+        for r in resources(template, "AWS::DynamoDB::Table").values()
+    }
+    assert set(tables) == {("job_id",), ("image_id", "region_id")}
+    for props in tables.values():
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["TimeToLiveSpecification"] == {"AttributeName": "expire_time", "Enabled": True}
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_every_function_has_both_layers_and_the_runtime_they_were_built_for(template: dict[str, Any]) -> None:
+    layers = set(resources(template, "AWS::Lambda::LayerVersion"))
+    assert len(layers) == 2
+    functions = pipeline_functions(template)
+    assert len(functions) == 4
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert {ref["Ref"] for ref in props["Layers"]} == layers, name
+        assert props["Runtime"] == "python3.13", name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        for layer in layers:
+            assert "python3.13" in template["Resources"][layer]["Properties"]["CompatibleRuntimes"]
+
+
+def test_handler_strings_resolve_to_callables(template: dict[str, Any]) -> None:
+    for function in pipeline_functions(template).values():
+        module, _, name = function["Properties"]["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_functions_get_their_settings_from_the_stack(template: dict[str, Any]) -> None:
+    names = LocalNames(template["Resources"])
+    tables = {names.refs[k] for k in resources(template, "AWS::DynamoDB::Table")}
+    for function in pipeline_functions(template).values():
+        env = names.resolve(function["Properties"]["Environment"]["Variables"])
+        assert {env["TESSERA_JOB_TABLE"], env["TESSERA_REGION_TABLE"]} == tables
+        assert env["TESSERA_STATUS_TOPIC_ARN"].startswith("arn:aws:sns:")
+
+
+def _s3_event(bucket: str, key: str) -> dict[str, Any]:
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "starts_job"),
+    [
+        ("images/scene.tif", True),
+        ("images/deep/folder/scene.TIFF", True),
+        ("images/a.ntf", True),
+        ("images/a.nitf", True),
+        ("images/a.jp2", True),
+        ("images/a.png", True),
+        ("images/a.jpg", True),
+        ("requests/job-1.json", True),
+        ("images/notes.txt", False),
+        ("images/request.json", False),
+        ("uploads/scene.tif", False),
+        ("requests/scene.tif", False),
+    ],
+)
+def test_upload_rule_matches_image_and_request_keys(template: dict[str, Any], key: str, starts_job: bool) -> None:
+    names = LocalNames(template["Resources"])
+    (rule,) = resources(template, "AWS::Events::Rule").values()
+    pattern = EventPattern.load(json.dumps(names.resolve(rule["Properties"]["EventPattern"])))
+    (bucket_id,) = [k for k, r in resources(template, "AWS::S3::Bucket").items() if "Images" in k]
+    assert pattern.matches_event(_s3_event(names.refs[bucket_id], key)) is starts_job
+    assert not pattern.matches_event(_s3_event("some-other-bucket", "images/scene.tif"))
+    (target,) = rule["Properties"]["Targets"]
+    assert "StateMachine" in target["Arn"]["Ref"]
+
+
+def test_image_bucket_sends_events_to_eventbridge(template: dict[str, Any]) -> None:
+    (notifications,) = resources(template, "Custom::S3BucketNotifications").values()
+    assert notifications["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
+
+
+def test_buckets_are_private_encrypted_logged_and_tls_only(template: dict[str, Any]) -> None:
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert len(buckets) == 3
+    policies = {
+        p["Properties"]["Bucket"]["Ref"]: p["Properties"] for p in resources(template, "AWS::S3::BucketPolicy").values()
+    }
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        statements = policies[name]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        ), name
+        if "AccessLogs" not in name:
+            assert "LoggingConfiguration" in props, f"{name} must log access"
+
+
+def test_no_iam_statement_allows_every_action(template: dict[str, Any]) -> None:
+    for name, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert "*" not in actions, name
+            assert not any(a.endswith(":*") for a in actions), f"{name}: {actions}"
+
+
+def test_every_wildcard_permission_is_acknowledged_with_a_reason(synthesized: Any, template: dict[str, Any]) -> None:
+    app, _stack, _ = synthesized
+    acknowledged: dict[str, str] = {}
+    for construct in app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == "aws:cdk:acknowledged-rules":
+                acknowledged.update(entry.data)
+    assert acknowledged, "cdk-nag acknowledgements are missing"
+    assert all(reason.strip() for reason in acknowledged.values())
+    wildcard_actions = {
+        action
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if "*" in action
+    }
+    assert wildcard_actions, "expected CDK's grant wildcards (s3:GetObject*) in the template"
+    for action in wildcard_actions:
+        assert any(f"[Action::{action}]" in finding for finding in acknowledged), f"{action} is not acknowledged"
