@@ -37,7 +37,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt requirements-lock.txt p
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==$(PIP_VERSION)
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c requirements-lock.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
