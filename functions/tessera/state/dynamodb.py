@@ -8,6 +8,7 @@ and ``processing_duration``, which is seconds (as in OSML).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,10 +44,18 @@ def plain(value: Any) -> Any:
 
 
 def _storable(value: Any) -> Any:
-    """Floats become Decimals (DynamoDB has no float type)."""
+    """Floats become Decimals (DynamoDB has no float type); NaN and infinities become strings."""
     if isinstance(value, Decimal):
         return value
-    return json.loads(json.dumps(value, default=str), parse_float=Decimal)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
 
 
 def seconds_between(start_ms: int | None, end_ms: int) -> Decimal:

@@ -12,7 +12,8 @@ requested region size ``R``::
 Because ``o'`` is rounded up, the last full tile may end up to ``n - 2`` pixels short of the edge; those
 pixels are not processed, exactly as in OSML, so that tile grids are identical for images of the same
 size. The tiles of a region are cut with the overlap re-adjusted to the region's own size, again as OSML
-does. Coordinates follow OSML: a region or tile is ``((row, col), (width, height))``.
+does. Where OSML would cut nothing at all (an image smaller than the overlap), Tessera processes the
+image as one partial tile. Coordinates follow OSML: a region or tile is ``((row, col), (width, height))``.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def generate_regions(bounds: ImageRegion, region_size: Size, tile_size: Size, ti
         adjusted_region_size(region_size[0], tile_size[0], overlap[0]),
         adjusted_region_size(region_size[1], tile_size[1], overlap[1]),
     )
-    return crops(bounds, size, overlap)
+    # An image no wider or taller than the overlap gets no window from OSML's rule; it is one region.
+    return crops(bounds, size, overlap) or ([bounds] if bounds.width > 0 and bounds.height > 0 else [])
 
 
 def generate_tiles(region: ImageRegion, tile_size: Size, tile_overlap: Size) -> list[ImageRegion]:
@@ -147,4 +149,7 @@ def generate_tiles(region: ImageRegion, tile_size: Size, tile_overlap: Size) -> 
         4
     """
     overlap = _adjusted(region, tile_size, tile_overlap)
-    return crops(region, tile_size, overlap, only_full=True) or crops(region, tile_size, overlap)
+    tiles = crops(region, tile_size, overlap, only_full=True) or crops(region, tile_size, overlap)
+    # A region no wider or taller than the overlap (a tiny image) is one partial tile, not none.
+    whole = ImageRegion(region.row, region.col, min(region.width, tile_size[0]), min(region.height, tile_size[1]))
+    return tiles or [whole]
