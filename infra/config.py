@@ -28,6 +28,9 @@ class TesseraConfig:
         layers_dir: folder with the built Lambda layers (``make layers``).
         functions_dir: folder with the Lambda code asset.
         region_memory_mb: memory of the region function (1769 MB is one vCPU).
+        tile_workers: model calls in flight per region for endpoint models.
+        trusted_role_arns: comma-separated roles that requests may name as ``imageReadRole`` or
+            ``imageProcessor.assumedRole`` (none by default: such requests fail with a clear message).
     """
 
     image_prefix: str = "images/"
@@ -42,6 +45,8 @@ class TesseraConfig:
     layers_dir: str = "layers/build"
     functions_dir: str = "functions"
     region_memory_mb: int = 3008
+    tile_workers: int = 4
+    trusted_role_arns: str = ""
 
     @classmethod
     def from_context(cls, node: Node) -> TesseraConfig:

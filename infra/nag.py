@@ -59,6 +59,16 @@ def acknowledge_findings(stack: TesseraStack) -> None:
             f"IAM5[Resource::<{results}.Arn>/*]",
             "Region results and outputs are written under job-specific keys known only at run time.",
         )
+    _ack(
+        pipeline.region,
+        "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/*]",
+        "Requests name the SageMaker endpoint to invoke; access is limited to this account and region.",
+    )
+    _ack(
+        pipeline.load,
+        "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/*]",
+        "The load step reads an endpoint's variant weights to pin one variant per job (as OSML).",
+    )
     machine = pipeline.state_machine
     _ack(
         machine,

@@ -30,6 +30,7 @@ class Settings:
         tile_overlap: default tile overlap in pixels.
         region_size: region size in pixels (OSML default 10240).
         retention_days: days after which job and region items expire (DynamoDB TTL).
+        tile_workers: model calls in flight per region for endpoint models.
     """
 
     job_table: str
@@ -44,6 +45,7 @@ class Settings:
     tile_overlap: int = 32
     region_size: int = 10240
     retention_days: int = 7
+    tile_workers: int = 4
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,4 +77,5 @@ class Settings:
             tile_overlap=int(get("TILE_OVERLAP", str(cls.tile_overlap))),
             region_size=int(get("REGION_SIZE", str(cls.region_size))),
             retention_days=int(get("RETENTION_DAYS", str(cls.retention_days))),
+            tile_workers=int(get("TILE_WORKERS", str(cls.tile_workers))),
         )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -55,6 +56,7 @@ class ImagePipeline(Construct):
             "TESSERA_TILE_OVERLAP": str(config.tile_overlap),
             "TESSERA_REGION_SIZE": str(config.region_size),
             "TESSERA_RETENTION_DAYS": str(config.retention_days),
+            "TESSERA_TILE_WORKERS": str(config.tile_workers),
             "POWERTOOLS_SERVICE_NAME": "tessera",
             "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -89,6 +91,7 @@ class ImagePipeline(Construct):
         self.aggregate = function("Aggregate", "aggregate", 3008, Duration.minutes(15))
         self.failure = function("RecordFailure", "record_failure", 512, Duration.minutes(1))
         self._grant(buckets, tables)
+        self._grant_models(config)
 
         state_log_group = logs.LogGroup(
             self, "StateMachineLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -130,6 +133,16 @@ class ImagePipeline(Construct):
         return [{"wildcard": f"{config.image_prefix}*{suffix}"} for suffix in suffixes] + [
             {"wildcard": f"{config.request_prefix}*.json"}
         ]
+
+    def _grant_models(self, config: TesseraConfig) -> None:
+        """SageMaker endpoints in this account and region; roles only where the deployment trusts them."""
+        endpoints = Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name="*")
+        self.region.add_to_role_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints]))
+        self.load.add_to_role_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoints]))
+        if config.trusted_role_arns:
+            roles = [arn.strip() for arn in config.trusted_role_arns.split(",") if arn.strip()]
+            for fn in (self.load, self.region):
+                fn.add_to_role_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=roles))
 
     def _grant(self, buckets: ImageryBuckets, tables: TrackingTables) -> None:
         """Least privilege per function."""

@@ -2,6 +2,7 @@
 
     tessera run IMAGE [--request FILE.json] [--model NAME] [--tile-size N] [--out DIR]
     tessera synth [--out FILE]
+    tessera serve-model [--port 8080] [--default-model NAME]
 
 ``run`` synthesizes the CDK app, starts the emulator, uploads IMAGE to the emulated image bucket (or
 puts the request JSON under the request prefix), and waits for the state machine while it shows the
@@ -98,6 +99,21 @@ def synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_model(args: argparse.Namespace) -> int:
+    """The ``serve-model`` command: the built-in models behind the SageMaker container contract."""
+    from tessera.serving import ModelServer
+
+    server = ModelServer((args.host, args.port), default_model=args.default_model)
+    print(f"Serving models on {server.url} (GET /ping, POST /invocations); Ctrl-C stops", file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tessera`` command."""
     parser = argparse.ArgumentParser(prog="tessera", description="Run Tessera's pipeline on this machine.")
@@ -113,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     synth_parser = commands.add_parser("synth", help="print the synthesized CloudFormation template")
     synth_parser.add_argument("--out", help="write the template to this file")
     synth_parser.set_defaults(func=synth)
+    serve_parser = commands.add_parser("serve-model", help="serve the built-in models over HTTP (SageMaker contract)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8080)
+    serve_parser.add_argument("--default-model", default=None, help="model used when a request selects none")
+    serve_parser.set_defaults(func=serve_model)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

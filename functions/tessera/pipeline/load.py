@@ -8,8 +8,9 @@ from typing import Any
 from tessera.geo import sensor_model_for
 from tessera.imagery import image_info, open_image
 from tessera.inference import detector_for
-from tessera.pipeline.services import Services
-from tessera.requests import JobSpec, job_spec_from_request, parse_image_request
+from tessera.inference.sagemaker import choose_variant
+from tessera.pipeline.services import Services, gdal_credentials, model_session
+from tessera.requests import JobSpec, ModelInvokeMode, job_spec_from_request, parse_image_request
 from tessera.requests.events import request_from_event
 from tessera.state import RequestStatus
 from tessera.tiling import generate_regions, generate_tiles, processing_bounds
@@ -35,6 +36,19 @@ def resolve_job(event: Any, services: Services) -> tuple[JobSpec, dict[str, Any]
     return job, request_message
 
 
+def pin_variant(job: JobSpec, services: Services) -> JobSpec:
+    """For a SageMaker model with no ``TargetVariant``, choose one by weight, once for the whole job."""
+    if job.model_invoke_mode is not ModelInvokeMode.SM_ENDPOINT or "TargetVariant" in job.model_parameters:
+        return job
+    session = model_session(services, job)
+    if session is None:
+        return job
+    variant = choose_variant(session.client("sagemaker"), job.model_name)
+    if variant is None:
+        return job
+    return job.model_copy(update={"model_parameters": {**job.model_parameters, "TargetVariant": variant}})
+
+
 def load_job(event: Any, services: Services) -> dict[str, Any]:
     """Start the job an event stands for and return the Map state's input.
 
@@ -42,10 +56,11 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
     bytes each), never pixels or features.
     """
     job, request_message = resolve_job(event, services)
-    detector_for(job)  # an unknown model fails the job now, not once per region
     services.jobs.start(job, request_message)
     services.status.publish(RequestStatus.STARTED, job.job_id, "job started", image_id=job.image_id)
-    with open_image(job.image_url) as dataset:
+    job = pin_variant(job, services)
+    detector_for(job, services.session)  # an unknown model fails the job now, not once per region
+    with open_image(job.image_url, **gdal_credentials(services, job)) as dataset:
         info = image_info(dataset)
         model = sensor_model_for(dataset)
         bounds = processing_bounds(dataset.width, dataset.height, model, job.roi_wkt)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from rasterio.io import DatasetReader
 
 from tessera.detections import geolocate_features, refine_tile_features
 from tessera.errors import TesseraError
 from tessera.geo import sensor_model_for
-from tessera.imagery import open_image, read_tile
+from tessera.imagery import TileData, open_image, read_tile
 from tessera.inference import Detector, detector_for
-from tessera.pipeline.services import Services
-from tessera.requests import JobSpec
+from tessera.pipeline.services import Services, gdal_credentials, model_session
+from tessera.requests import JobSpec, ModelInvokeMode
 from tessera.state import region_status
 from tessera.state.dynamodb import region_id
 from tessera.tiling import ImageRegion, generate_tiles
@@ -19,59 +23,80 @@ from tessera.tiling import ImageRegion, generate_tiles
 logger = logging.getLogger(__name__)
 
 Tile = list[list[int]]
+Outcome = tuple[ImageRegion, list[dict[str, Any]] | None, str | None]
 
 
-def _detect(detector: Detector, data: Any, tile: ImageRegion) -> list[dict[str, Any]]:
-    """The tile's features in image pixels; any failure of the model becomes a TesseraError."""
+def _detect(detector: Detector, data: TileData) -> Outcome:
+    """The tile's features in image pixels, or the message saying why the tile failed."""
+    tile = data.tile
     try:
-        return refine_tile_features(detector.detect(data), tile)
-    except TesseraError:
-        raise
+        return tile, refine_tile_features(detector.detect(data), tile), None
+    except TesseraError as err:
+        return tile, None, err.message
     except Exception as err:  # a model's own bug fails its tile, never the region
         logger.exception("model %s failed on tile %s", detector.name, tile.region_key)
-        raise TesseraError(
-            f"model {detector.name} failed on tile {tile.region_key}: {type(err).__name__}: {err}"
-        ) from err
+        return tile, None, f"model {detector.name} failed on tile {tile.region_key}: {type(err).__name__}: {err}"
+
+
+def _outcomes(detector: Detector, tiles: Iterator[TileData], workers: int) -> Iterator[Outcome]:
+    """Run the detector over tiles, with at most ``workers`` calls in flight (1: in this thread)."""
+    if workers <= 1:
+        for data in tiles:
+            yield _detect(detector, data)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tile") as pool:
+        pending: list[Future[Outcome]] = []
+        for data in tiles:
+            pending.append(pool.submit(_detect, detector, data))
+            if len(pending) >= 2 * workers:  # bound the tiles held in memory, not only the calls
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+def _readable_tiles(dataset: DatasetReader, tiles: list[ImageRegion], skipped: list[ImageRegion]) -> Iterator[TileData]:
+    """Tiles that hold data; tiles with no valid pixel are appended to ``skipped`` instead."""
+    for tile in tiles:
+        data = read_tile(dataset, tile)
+        if data.is_empty:
+            skipped.append(tile)
+        else:
+            yield data
 
 
 def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dict[str, Any]:
     """Detect, refine and geolocate the features of one region; record its outcome.
 
     A tile that fails is listed in ``failed_tiles`` with the region PARTIAL (or FAILED if all failed);
-    a tile with no valid pixel is skipped (counted, never sent to the model). On a re-submitted job, tiles that
-    succeeded before are not run again and their features are kept.
+    a tile with no valid pixel is skipped (counted, never sent to the model). On a re-submitted job,
+    tiles that succeeded before are not run again and their features are kept.
     """
     tiles = generate_tiles(region, (job.tile_size, job.tile_size), (job.tile_overlap, job.tile_overlap))
     item = services.regions.start(job, region, len(tiles))
     done = {ImageRegion.from_osml(t) for t in item.get("succeeded_tiles") or []}
     features_key = services.results.key_for(job.job_id, region.region_key)
     features = list(services.results.read(features_key)) if done and item.get("features_key") else []
-    detector = detector_for(job)
+    detector = detector_for(job, model_session(services, job))
+    workers = 1 if job.model_invoke_mode is ModelInvokeMode.BUILTIN else services.settings.tile_workers
     succeeded: list[Tile] = [t.to_osml() for t in tiles if t in done]
     failed: list[Tile] = []
     messages: list[str] = []
-    skipped = 0
+    skipped: list[ImageRegion] = []
     new_features: list[dict[str, Any]] = []
-    with open_image(job.image_url) as dataset:
+    with open_image(job.image_url, **gdal_credentials(services, job)) as dataset:
         model = sensor_model_for(dataset)
-        for tile in tiles:
-            if tile in done:
-                continue
-            data = read_tile(dataset, tile)
-            if data.is_empty:
-                skipped += 1
-                continue
-            try:
-                new_features.extend(_detect(detector, data, tile))
-            except TesseraError as err:
+        todo = [t for t in tiles if t not in done]
+        for tile, found, error in _outcomes(detector, _readable_tiles(dataset, todo, skipped), workers):
+            if found is None:
                 failed.append(tile.to_osml())
-                messages.append(err.message)
-                continue
-            succeeded.append(tile.to_osml())
+                messages.append(error or "failed")
+            else:
+                succeeded.append(tile.to_osml())
+                new_features.extend(found)
     geolocate_features(new_features, model)
     features.extend(new_features)
     services.results.write(features_key, features)
-    status = region_status(len(tiles), len(failed))
+    status = region_status(len(tiles) - len(skipped), len(failed))
     message = "; ".join(messages[:5]) + (f" (and {len(messages) - 5} more)" if len(messages) > 5 else "")
     services.regions.complete(
         job.image_id,
@@ -79,13 +104,13 @@ def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dic
         status,
         succeeded=succeeded,
         failed=failed,
-        skipped=skipped,
+        skipped=len(skipped),
         feature_count=len(features),
         features_key=features_key,
         started_ms=item.get("start_time"),
         message=message,
     )
-    services.jobs.count_region(job.job_id, status, succeeded=len(succeeded), failed=len(failed), skipped=skipped)
+    services.jobs.count_region(job.job_id, status, succeeded=len(succeeded), failed=len(failed), skipped=len(skipped))
     return {
         "region_id": region_id(region, job.job_id),
         "status": status.value,

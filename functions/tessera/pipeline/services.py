@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tessera.requests import JobSpec
 from tessera.requests.job import OutputSpec
 from tessera.settings import Settings
 from tessera.sinks import RegionResults
@@ -27,6 +28,7 @@ class Services:
     regions: RegionTable
     results: RegionResults
     status: StatusPublisher
+    session: Any = None
 
     @property
     def default_output(self) -> OutputSpec:
@@ -53,4 +55,50 @@ def build_services(settings: Settings | None = None, session: Any = None) -> Ser
         regions=RegionTable(dynamodb.Table(settings.region_table), settings.retention_days),
         results=RegionResults(s3, settings.results_bucket),
         status=StatusPublisher(session.client("sns") if settings.status_topic_arn else None, settings.status_topic_arn),
+        session=session,
     )
+
+
+def assumed_session(session: Any, role_arn: str, purpose: str) -> Any:
+    """A boto3 session with the credentials of ``role_arn`` (STS AssumeRole).
+
+    Raises:
+        InvalidRequestError: when the role cannot be assumed, naming the role.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from tessera.errors import InvalidRequestError
+
+    try:
+        credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=f"tessera-{purpose}")[
+            "Credentials"
+        ]
+    except (ClientError, BotoCoreError) as err:
+        raise InvalidRequestError(f"cannot assume role {role_arn} for {purpose}: {err}") from None
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
+def model_session(services: Services, job: JobSpec) -> Any:
+    """The session that invokes the job's model (assuming ``imageProcessor.assumedRole`` if set)."""
+    if job.model_role and services.session is not None:
+        return assumed_session(services.session, job.model_role, "model")
+    return services.session
+
+
+def gdal_credentials(services: Services, job: JobSpec) -> dict[str, str]:
+    """GDAL options that read the image with ``imageReadRole``'s credentials (none without a role)."""
+    if not job.image_read_role or services.session is None:
+        return {}
+    credentials = assumed_session(services.session, job.image_read_role, "image-read").get_credentials()
+    frozen = credentials.get_frozen_credentials()
+    return {
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        "AWS_SESSION_TOKEN": frozen.token or "",
+    }
