@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     started = time.monotonic()
     print("Synthesizing the stack and starting the emulator ...", file=sys.stderr)
-    with LocalPipeline(work_dir=out / ".local", workers=args.workers) as pipeline:
+    endpoints = dict(item.split("=", 1) for item in args.endpoint or [])
+    with LocalPipeline(work_dir=out / ".local", workers=args.workers, endpoints=endpoints) as pipeline:
         run_: JobRun = (
             pipeline.submit_request(request, image) if request is not None else pipeline.upload_image(image)  # type: ignore[arg-type]
         )
@@ -125,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--tile-size", type=int, help="tile size in pixels")
     run_parser.add_argument("--out", default="tessera-output", help="folder for the results (default: %(default)s)")
     run_parser.add_argument("--workers", type=int, help="Lambda worker processes (default: one per core)")
+    run_parser.add_argument(
+        "--endpoint",
+        action="append",
+        metavar="NAME=URL",
+        help="serve SageMaker endpoint NAME from a model server at URL (e.g. tessera serve-model); repeatable",
+    )
     run_parser.set_defaults(func=run)
     synth_parser = commands.add_parser("synth", help="print the synthesized CloudFormation template")
     synth_parser.add_argument("--out", help="write the template to this file")

@@ -52,12 +52,20 @@ def endpoint_environment(port: int) -> dict[str, str]:
 class Emulator(AbstractContextManager["Emulator"]):
     """moto as an HTTP server on 127.0.0.1, with the template's resources, handlers in worker processes."""
 
-    def __init__(self, template: dict[str, Any], *, log_path: Path, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        *,
+        log_path: Path,
+        workers: int | None = None,
+        endpoints: dict[str, str] | None = None,
+    ) -> None:
         self.template = template
         self.names = LocalNames(template["Resources"])
         self.log_path = log_path
         self.workers = workers or os.cpu_count() or 2
         self.port = free_port()
+        self.endpoints = dict(endpoints or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
@@ -90,6 +98,8 @@ class Emulator(AbstractContextManager["Emulator"]):
                 str(functions_file),
                 "--workers",
                 str(self.workers),
+                "--endpoints",
+                json.dumps(self.endpoints),
             ],
             cwd=ROOT,
             env=env,
@@ -159,6 +169,30 @@ class Emulator(AbstractContextManager["Emulator"]):
             sns.create_topic(Name=logical_id)
         self._create_state_machines()
         self._create_rules()
+        self._create_endpoints()
+
+    def _create_endpoints(self) -> None:
+        """One SageMaker endpoint (one variant, AllTraffic) per locally served model."""
+        sagemaker = self.client("sagemaker")
+        for name in self.endpoints:
+            sagemaker.create_model(
+                ModelName=name,
+                ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/local-model",
+                PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/tessera-models:local"},
+            )
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=name,
+                ProductionVariants=[
+                    {
+                        "VariantName": "AllTraffic",
+                        "ModelName": name,
+                        "InitialInstanceCount": 1,
+                        "InstanceType": "ml.m5.large",
+                        "InitialVariantWeight": 1.0,
+                    }
+                ],
+            )
+            sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
     def _create_state_machines(self) -> None:
         sfn = self.client("stepfunctions")

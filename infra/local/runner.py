@@ -55,17 +55,25 @@ class LocalPipeline(AbstractContextManager["LocalPipeline"]):
     """
 
     def __init__(
-        self, template: dict[str, Any] | None = None, *, work_dir: Path | None = None, workers: int | None = None
+        self,
+        template: dict[str, Any] | None = None,
+        *,
+        work_dir: Path | None = None,
+        workers: int | None = None,
+        endpoints: dict[str, str] | None = None,
     ) -> None:
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="tessera-local-"))
         self.template = template
         self.workers = workers
+        self.endpoints = dict(endpoints or {})
         self.emulator: Emulator | None = None
 
     def __enter__(self) -> LocalPipeline:
         template = self.template or synthesize(outdir=self.work_dir / "synth")
         self.template = template
-        self.emulator = Emulator(template, log_path=self.work_dir / "lambda.log", workers=self.workers).__enter__()
+        self.emulator = Emulator(
+            template, log_path=self.work_dir / "lambda.log", workers=self.workers, endpoints=self.endpoints
+        ).__enter__()
         self.s3 = self.emulator.client("s3")
         self.sfn = self.emulator.client("stepfunctions")
         self.dynamodb = self.emulator.session.resource("dynamodb", endpoint_url=self.emulator.endpoint)

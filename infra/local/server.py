@@ -4,6 +4,8 @@
 2. EventBridge rules deliver to Step Functions targets (moto delivers only to a few target kinds), so
    an upload reaches the state machine along the same path as on AWS: S3 → EventBridge → rule → target.
 3. The interpreter's per-task boto3 client is cached per thread (moto builds one per task, ~20 ms).
+4. SageMaker InvokeEndpoint for endpoints named in ``--endpoints`` is forwarded over HTTP to a model
+   server with the container contract (``tessera serve-model``), so the SM_ENDPOINT path runs for real.
 
 Run as ``python -m infra.local.server --port P --functions FILE --workers N``; it is started and stopped
 by :mod:`infra.local.emulator`, never imported by the handlers.
@@ -77,6 +79,42 @@ def _patch_event_targets() -> None:
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
+def _patch_sagemaker(endpoints: dict[str, str]) -> None:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    def invoke_endpoint(self: Any) -> Any:
+        name = urllib.parse.unquote(self.path.split("/")[2]) if self.path.startswith("/endpoints/") else ""
+        url = endpoints.get(str(name))
+        if url is None:
+            message = f"Endpoint {name} of account 123456789012 not found (serve it with --endpoint NAME=URL)."
+            return 400, {"x-amzn-ErrorType": "ValidationError"}, json.dumps({"message": message})
+        headers = {k: v for k, v in self.headers.items() if k.lower().startswith("x-amzn-sagemaker")}
+        headers["Content-Type"] = self.headers.get("Content-Type", "application/octet-stream")
+        body = self.body if isinstance(self.body, bytes) else str(self.body).encode()
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=70) as response:
+                return (
+                    200,
+                    {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": "AllTraffic"},
+                    (response.read()),
+                )
+        except urllib.error.HTTPError as err:
+            message = f'Received server error ({err.code}) from model with message "{err.read()[:200]!r}"'
+            return (
+                424,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": "ModelError"},
+                json.dumps({"__type": "ModelError", "message": message, "OriginalStatusCode": err.code}),
+            )
+
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]
+    SageMakerRuntimeResponse.use_raw_body = True  # tiles are binary; moto would decode them as UTF-8
+
+
 def _patch_client_cache() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
@@ -99,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--functions", required=True, help="JSON file: {name: {handler, environment}}")
     parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count())
+    parser.add_argument("--endpoints", default="{}", help="JSON: {SageMaker endpoint name: model server URL}")
     args = parser.parse_args(argv)
 
     from moto.core.config import default_user_config
@@ -114,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     _patch_lambda(functions, pool)
     _patch_event_targets()
     _patch_client_cache()
+    _patch_sagemaker(json.loads(args.endpoints))
 
     import os
 
