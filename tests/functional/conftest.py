@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from tessera.handlers import _runtime
 
 from infra.local.worker import LocalLambdaContext
+from tessera.handlers import _runtime
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Account:
 
     def regions(self, image_id: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
+
         from tessera.state.dynamodb import plain
 
         return plain(self.dynamodb.Table("regions").query(KeyConditionExpression=Key("image_id").eq(image_id))["Items"])

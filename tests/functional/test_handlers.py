@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import rasterio
+
 from tessera.errors import ImageReadError, InvalidRequestError
 from tessera.handlers import aggregate, load_image, process_region, record_failure
-
 from tests.functional.conftest import Account
 
 

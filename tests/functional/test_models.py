@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
+
 from tessera.handlers import aggregate, load_image, process_region
 from tessera.serving import ModelServer
-
 from tests.functional.conftest import Account
 
 QUADRANTS = {"red": (200, 30, 30), "green": (30, 200, 30), "purple": (180, 20, 180), "grey": (120, 120, 120)}

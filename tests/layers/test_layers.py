@@ -270,9 +270,7 @@ def test_no_layer_bundles_boto() -> None:
 
 
 def _readelf(flag: str, path: Path) -> str:
-    return subprocess.run(
-        ["readelf", flag, "--wide", str(path)], capture_output=True, text=True, check=True
-    ).stdout
+    return subprocess.run(["readelf", flag, "--wide", str(path)], capture_output=True, text=True, check=True).stdout
 
 
 @requires_layers
@@ -350,9 +348,7 @@ def _sparse(path: Path, mib: int) -> None:
         f.truncate(mib * build.MIB)
 
 
-def test_main_check_only_fails_over_limit(
-    fake_build: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_main_check_only_fails_over_limit(fake_build: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     """``--check-only`` exits non-zero when layers + functions exceed 250 MB; function tests don't count."""
     out, functions = fake_build
     _sparse(out / "gdal" / "python" / "big.so", 200)

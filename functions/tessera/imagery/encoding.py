@@ -23,10 +23,35 @@ def _creation_options(tile_format: str, compression: str) -> dict[str, str]:
     return {}
 
 
+def to_8bit(pixels: np.ndarray) -> np.ndarray:
+    """Pixels scaled to uint8 for 8-bit-only formats, keeping the brightness order.
+
+    Integers scale from their type's range (the same mapping for every tile of an image, so tiles stay
+    comparable); floats from the tile's finite range.
+
+    Example:
+        >>> to_8bit(np.array([[[0, 32768, 65535]]], dtype=np.uint16)).tolist()
+        [[[0, 128, 255]]]
+    """
+    if pixels.dtype == np.uint8:
+        return pixels
+    values = pixels.astype(np.float64)
+    if np.issubdtype(pixels.dtype, np.integer):
+        info = np.iinfo(pixels.dtype)
+        low, high = float(info.min), float(info.max)
+    else:
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    scaled = (np.nan_to_num(values, nan=low) - low) / max(high - low, 1e-12) * 255.0
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
 def encode_tile(tile: TileData, tile_format: str = "GTIFF", compression: str = "NONE") -> bytes:
     """The tile's pixels as an encoded image (models see pixels only).
 
-    JPEG tiles are 8-bit; other types are cast. Compressed NITF goes through CreateCopy, as GDAL requires.
+    JPEG tiles (and JPEG-compressed GTiff/NITF) are 8-bit, scaled by :func:`to_8bit`; the other formats
+    keep the pixel type. J2K cannot hold floating-point pixels, so such NITF tiles are written
+    uncompressed, as OSML does. Compressed NITF goes through CreateCopy, as GDAL requires.
 
     Example:
         >>> from tessera.tiling import ImageRegion
@@ -35,7 +60,12 @@ def encode_tile(tile: TileData, tile_format: str = "GTIFF", compression: str = "
         b'\\x89PNG'
     """
     driver = _DRIVERS[tile_format]
-    pixels = tile.pixels if driver != "JPEG" else tile.pixels.astype(np.uint8, copy=False)
+    pixels = tile.pixels
+    eight_bit_only = driver == "JPEG" or compression == "JPEG"
+    if eight_bit_only or (driver == "PNG" and pixels.dtype not in (np.uint8, np.uint16)):
+        pixels = to_8bit(pixels)
+    if compression == "J2K" and np.issubdtype(pixels.dtype, np.floating):
+        compression = "NONE"
     bands, height, width = pixels.shape
     profile = {"width": width, "height": height, "count": bands, "dtype": pixels.dtype}
     options = _creation_options(tile_format, compression)
