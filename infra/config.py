@@ -29,6 +29,8 @@ class TesseraConfig:
         functions_dir: folder with the Lambda code asset.
         region_memory_mb: memory of the region function (1769 MB is one vCPU).
         tile_workers: model calls in flight per region for endpoint models.
+        output_bucket_names: comma-separated buckets (besides the results bucket) that requests may name
+            as S3 outputs.
         trusted_role_arns: comma-separated roles that requests may name as ``imageReadRole`` or
             ``imageProcessor.assumedRole`` (none by default: such requests fail with a clear message).
     """
@@ -47,6 +49,7 @@ class TesseraConfig:
     region_memory_mb: int = 3008
     tile_workers: int = 4
     trusted_role_arns: str = ""
+    output_bucket_names: str = ""
 
     @classmethod
     def from_context(cls, node: Node) -> TesseraConfig:

@@ -69,6 +69,11 @@ def acknowledge_findings(stack: TesseraStack) -> None:
         "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/*]",
         "The load step reads an endpoint's variant weights to pin one variant per job (as OSML).",
     )
+    _ack(
+        pipeline.aggregate,
+        "IAM5[Resource::arn:<AWS::Partition>:kinesis:<AWS::Region>:<AWS::AccountId>:stream/*]",
+        "Requests name the Kinesis stream their features go to; access is limited to this account and region.",
+    )
     machine = pipeline.state_machine
     _ack(
         machine,

@@ -139,6 +139,17 @@ class ImagePipeline(Construct):
         endpoints = Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name="*")
         self.region.add_to_role_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints]))
         self.load.add_to_role_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoints]))
+        streams = Stack.of(self).format_arn(service="kinesis", resource="stream", resource_name="*")
+        self.aggregate.add_to_role_policy(
+            iam.PolicyStatement(actions=["kinesis:PutRecords", "kinesis:DescribeStreamSummary"], resources=[streams])
+        )
+        buckets = [name.strip() for name in config.output_bucket_names.split(",") if name.strip()]
+        if buckets:
+            self.aggregate.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"], resources=[f"arn:{Stack.of(self).partition}:s3:::{b}/*" for b in buckets]
+                )
+            )
         if config.trusted_role_arns:
             roles = [arn.strip() for arn in config.trusted_role_arns.split(",") if arn.strip()]
             for fn in (self.load, self.region):

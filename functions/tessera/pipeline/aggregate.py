@@ -7,11 +7,25 @@ from typing import Any
 
 from tessera.detections import finalize_features
 from tessera.distillation.features import distill_features
-from tessera.errors import SinkError
-from tessera.pipeline.services import Services
+from tessera.errors import SinkError, TesseraError
+from tessera.pipeline.services import Services, assumed_session
 from tessera.requests import JobSpec
-from tessera.sinks import S3GeoJSONSink
+from tessera.requests.job import OutputSpec
+from tessera.sinks import KinesisSink, S3GeoJSONSink
 from tessera.state import RequestStatus, job_status
+
+
+def _sink_for(output: OutputSpec, services: Services) -> S3GeoJSONSink | KinesisSink:
+    """The sink an output names, with the output's role assumed when it gives one."""
+    session = services.session
+    if output.role and session is not None:
+        session = assumed_session(session, output.role, "output")
+    if output.kind == "S3" and output.bucket:
+        client = services.s3 if session is services.session else session.client("s3")
+        return S3GeoJSONSink(client, output.bucket, output.prefix)
+    if output.kind == "Kinesis" and output.stream and session is not None:
+        return KinesisSink(session.client("kinesis"), output.stream, output.batch_size)
+    raise SinkError(f"the {output.kind} output names no bucket or stream")
 
 
 def _write_outputs(job: JobSpec, features: list[dict[str, Any]], services: Services) -> list[dict[str, str]]:
@@ -19,11 +33,9 @@ def _write_outputs(job: JobSpec, features: list[dict[str, Any]], services: Servi
     outcomes = []
     for output in job.outputs:
         try:
-            if output.kind != "S3" or not output.bucket:
-                raise SinkError(f"{output.kind} outputs are not available in this version")
-            url = S3GeoJSONSink(services.s3, output.bucket, output.prefix).write(job.job_id, features)
-            outcomes.append({"kind": output.kind, "status": "SUCCESS", "location": url})
-        except SinkError as err:
+            location = _sink_for(output, services).write(job.job_id, features)
+            outcomes.append({"kind": output.kind, "status": "SUCCESS", "location": location})
+        except TesseraError as err:
             outcomes.append({"kind": output.kind, "status": "FAILED", "message": err.message})
     return outcomes
 

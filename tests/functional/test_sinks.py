@@ -1,0 +1,78 @@
+"""Outputs: S3 and Kinesis together, batching, and a job that fails only when every output fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tessera.handlers import aggregate, load_image, process_region
+from tests.functional.conftest import Account
+
+
+def run(request: dict[str, Any], context: Any) -> dict[str, Any]:
+    loaded = load_image.handler(request, context)
+    for region in loaded["regions"]:
+        process_region.handler({"job": loaded["job"], "region": region}, context)
+    return aggregate.handler({"job": loaded["job"]}, context)
+
+
+def stream_records(stream: str) -> list[dict[str, Any]]:
+    kinesis = boto3.client("kinesis")
+    shard = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=10000)["Records"]
+    return records
+
+
+def flood_request(image: Path, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "jobId": "sinks",
+        "imageUrls": [str(image)],
+        "imageProcessor": {"name": "flood", "type": "BUILTIN"},
+        "imageProcessorParameters": {"CustomAttributes": "flood_volume=150"},
+        "imageProcessorTileSize": 512,
+        "imageProcessorTileOverlap": 32,
+        "outputs": outputs,
+        "postProcessing": [
+            {"step": "FEATURE_DISTILLATION", "algorithm": {"algorithmType": "NMS", "iouThreshold": 1.0}}
+        ],
+    }
+
+
+def test_s3_and_kinesis_outputs_get_every_feature(account: Account, rgb_byte: Path, context: Any) -> None:
+    boto3.client("kinesis").create_stream(StreamName="detections", ShardCount=1)
+    outputs = [{"type": "S3", "bucket": "other-output", "prefix": "x"}, {"type": "Kinesis", "stream": "detections"}]
+    result = run(flood_request(rgb_byte, outputs), context)
+    assert result["status"] == "SUCCESS"
+    assert [o["status"] for o in result["outputs"]] == ["SUCCESS", "SUCCESS"]
+    count = result["feature_count"]
+    assert count == 4 * 150 > 500, "more than one PutRecords batch"
+    records = stream_records("detections")
+    assert len(records) == count
+    assert {r["PartitionKey"] for r in records} == {"sinks"}
+    first = json.loads(records[0]["Data"])
+    assert first["type"] == "FeatureCollection" and len(first["features"]) == 1
+    s3_features = json.loads(account.s3.get_object(Bucket="other-output", Key="x/sinks.geojson")["Body"].read())
+    assert {f["id"] for f in s3_features["features"]} == {json.loads(r["Data"])["features"][0]["id"] for r in records}
+
+
+def test_one_failed_output_is_recorded_and_the_job_goes_on(account: Account, rgb_byte: Path, context: Any) -> None:
+    outputs = [{"type": "Kinesis", "stream": "no-such-stream"}, {"type": "S3", "bucket": "results-bucket"}]
+    result = run(flood_request(rgb_byte, outputs), context)
+    assert result["status"] == "SUCCESS"
+    kinesis, s3 = result["outputs"]
+    assert kinesis["status"] == "FAILED" and "no-such-stream" in kinesis["message"]
+    assert s3["status"] == "SUCCESS"
+    assert "outputs failed" in account.job("sinks")["message"]
+
+
+def test_the_job_fails_when_every_output_fails(account: Account, rgb_byte: Path, context: Any) -> None:
+    outputs = [{"type": "Kinesis", "stream": "no-such-stream"}, {"type": "S3", "bucket": "no-such-bucket"}]
+    result = run(flood_request(rgb_byte, outputs), context)
+    assert result["status"] == "FAILED"
+    job = account.job("sinks")
+    assert job["job_status"] == "FAILED"
+    assert "no-such-bucket" in job["message"] and "no-such-stream" in job["message"]
