@@ -74,6 +74,12 @@ def acknowledge_findings(stack: TesseraStack) -> None:
         "IAM5[Resource::arn:<AWS::Partition>:kinesis:<AWS::Region>:<AWS::AccountId>:stream/*]",
         "Requests name the Kinesis stream their features go to; access is limited to this account and region.",
     )
+    for bucket in (b.strip() for b in stack.config.output_bucket_names.split(",") if b.strip()):
+        _ack(
+            pipeline.aggregate,
+            f"IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket}/*]",
+            f"Jobs write their FeatureCollection under job-specific keys in the configured output bucket {bucket}.",
+        )
     machine = pipeline.state_machine
     _ack(
         machine,

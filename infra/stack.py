@@ -15,6 +15,7 @@ class TesseraStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: TesseraConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
         self.buckets = ImageryBuckets(self, "Storage", retention_days=config.retention_days)
         self.tables = TrackingTables(self, "Tracking")
         self.layers = PythonLayers(self, "Layers", layers_dir=config.path(config.layers_dir))

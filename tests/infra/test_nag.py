@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -29,3 +30,28 @@ def test_missing_layers_fail_with_instructions(tmp_path: Path) -> None:
     app = cdk.App(context=context, outdir=str(tmp_path / "cdk.out"))
     with pytest.raises(FileNotFoundError, match="make layers"):
         TesseraStack(app, "TesseraStack", config=TesseraConfig.from_context(app.node))
+
+
+def test_configured_output_buckets_and_roles_are_granted_and_pass_nag(tmp_path: Path) -> None:
+    context = cdk_context(
+        tmp_path,
+        **{
+            "tessera:outputBucketNames": "team-a-results",
+            "tessera:trustedRoleArns": "arn:aws:iam::111122223333:role/r",
+        },
+    )
+    app = cdk.App(context=context, outdir=str(tmp_path / "cdk.out"))
+    stack = TesseraStack(app, "TesseraStack", config=TesseraConfig.from_context(app.node))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    template = app.synth().get_stack_by_name("TesseraStack").template
+    statements = [
+        s
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        s["Action"] == "sts:AssumeRole" and s["Resource"] == "arn:aws:iam::111122223333:role/r" for s in statements
+    )
+    assert any(s["Action"] == "s3:PutObject" and "team-a-results" in json.dumps(s["Resource"]) for s in statements)
+    assert stack.config.output_bucket_names == "team-a-results"
