@@ -170,3 +170,22 @@ def test_a_failed_region_is_recorded_and_the_job_is_partial(account: Account, rg
     regions = {r["region_id"]: r for r in account.regions(f"job-1:{rgb_byte}")}
     assert regions[f"(0, 480)({width - 480}, {height})-job-1"]["region_status"] == "FAILED"
     assert "Task timed out" in account.job("job-1")["message"]
+
+
+def test_metrics_use_osml_names_and_dimensions(
+    account: Account, rgb_byte: Path, context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_job(image_request(rgb_byte), context)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    emitted = {
+        (line["Operation"], metric["Name"])
+        for line in lines
+        for directive in line["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    for operation in ("RegionProcessing", "TileProcessing", "FeatureAggregation", "ImageProcessing"):
+        assert (operation, "Invocations") in emitted, operation
+    assert ("RegionProcessing", "Duration") in emitted and ("ImageProcessing", "Duration") in emitted
+    region = next(line for line in lines if line["Operation"] == "RegionProcessing")
+    assert region["ModelName"] == "centerpoint" and region["InputFormat"] == "GTIFF"
+    assert ["Operation", "ModelName", "InputFormat"] in region["_aws"]["CloudWatchMetrics"][0]["Dimensions"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 
 from tessera.pipeline.services import Services, build_services
 
 logger = Logger(service="tessera")
 tracer = Tracer(service="tessera")
-metrics = Metrics(namespace="Tessera", service="tessera")
 
 
 @cache

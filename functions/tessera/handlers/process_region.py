@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tessera.handlers._runtime import logger, metrics, services, tracer
+from tessera.handlers._metrics import emit
+from tessera.handlers._runtime import logger, services, tracer
 from tessera.pipeline import process_region
 from tessera.requests import JobSpec
 from tessera.tiling import ImageRegion
@@ -15,14 +16,14 @@ from tessera.tiling import ImageRegion
 
 @logger.inject_lambda_context(correlation_id_path="job.job_id", log_event=False)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Process ``event["region"]`` of ``event["job"]``; reply with the region's status and counts."""
     job = JobSpec.model_validate(event["job"])
+    started = time.monotonic()
     reply = process_region(job, ImageRegion.from_osml(event["region"]), services())
-    metrics.add_dimension(name="Operation", value="RegionProcessing")
-    metrics.add_dimension(name="ModelName", value=job.model_name)
-    metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="TileErrors", unit=MetricUnit.Count, value=reply["failed_tiles"])
+    dims = {"model_name": job.model_name, "input_format": reply["input_format"]}
+    failed = reply["status"] == "FAILED"
+    emit("RegionProcessing", **dims, duration_s=time.monotonic() - started, invocations=1, errors=int(failed))
+    emit("TileProcessing", **dims, invocations=reply["tiles"], errors=reply["failed_tiles"])
     logger.info("region processed", extra={"region": reply})
     return reply

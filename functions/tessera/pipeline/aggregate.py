@@ -80,4 +80,11 @@ def aggregate_job(job: JobSpec, services: Services) -> dict[str, Any]:
     services.status.publish(
         status, job.job_id, message, image_id=job.image_id, processing_duration=item.get("processing_duration")
     )
-    return {"job_id": job.job_id, "status": status.value, "feature_count": len(features), "outputs": outcomes}
+    return {
+        "job_id": job.job_id,
+        "status": status.value,
+        "feature_count": len(features),
+        "outputs": outcomes,
+        "processing_duration": item.get("processing_duration"),
+        "input_format": str((item.get("image") or {}).get("driver", "")).upper(),
+    }

@@ -85,4 +85,5 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
         "bounds": bounds.to_osml(),
         "region_count": len(regions),
         "regions": [region.to_osml() for region in regions],
+        "input_format": info.driver.upper(),
     }

@@ -84,6 +84,7 @@ def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dic
     skipped: list[ImageRegion] = []
     new_features: list[dict[str, Any]] = []
     with open_image(job.image_url, **gdal_credentials(services, job)) as dataset:
+        input_format = dataset.driver.upper()
         model = sensor_model_for(dataset)
         todo = [t for t in tiles if t not in done]
         for tile, found, error in _outcomes(detector, _readable_tiles(dataset, todo, skipped), workers):
@@ -115,5 +116,7 @@ def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dic
         "region_id": region_id(region, job.job_id),
         "status": status.value,
         "features": len(features),
+        "tiles": len(tiles) - len(skipped) - len(done),
         "failed_tiles": len(failed),
+        "input_format": input_format,
     }
