@@ -230,7 +230,8 @@ def test_geolocation_center_and_bbox(utm_model: Any) -> None:
     # the polygon's centroid is its area centroid, not the centre of its bounding box
     polygon = features[0]["properties"]
     box_centre = utm_model.image_to_world(
-        [(polygon["imageBBox"][0] + polygon["imageBBox"][2]) / 2], [(polygon["imageBBox"][1] + polygon["imageBBox"][3]) / 2]
+        [(polygon["imageBBox"][0] + polygon["imageBBox"][2]) / 2],
+        [(polygon["imageBBox"][1] + polygon["imageBBox"][3]) / 2],
     )
     assert polygon["center_longitude"] != pytest.approx(box_centre[0][0], abs=1e-9)
 
@@ -304,11 +305,6 @@ def test_finalize_keeps_an_existing_id() -> None:
     assert final[0]["id"] == "model-id"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refine_tile_features rebuilds each feature from its properties only, dropping the model's feature "
-    "`id` (and any other top-level member) that OSML keeps",
-)
 def test_refinement_keeps_the_model_feature_id() -> None:
     (refined,) = refine_tile_features([feature(imageBBox=[0, 0, 1, 1]) | {"id": "model-id"}], TILE)
     assert refined.get("id") == "model-id"

@@ -117,8 +117,12 @@ def test_numeric_string_tile_size_is_accepted_like_osml() -> None:
 
 
 def test_nms_accepts_the_documented_example_with_skip_box_threshold() -> None:
-    steps = [{"step": "FEATURE_DISTILLATION", "algorithm": {"algorithmType": "NMS", "iouThreshold": 0.4,
-                                                             "skipBoxThreshold": 0.5}}]
+    steps = [
+        {
+            "step": "FEATURE_DISTILLATION",
+            "algorithm": {"algorithmType": "NMS", "iouThreshold": 0.4, "skipBoxThreshold": 0.5},
+        }
+    ]
     request = parse_image_request(_with(MINIMAL, postProcessing=steps))
     assert request.distillation.algorithm_type is DistillationAlgorithm.NMS
     assert request.distillation.iou_threshold == 0.4
@@ -199,7 +203,10 @@ def test_invalid_field_is_named_by_its_osml_name(changes: dict[str, Any], field:
         ({"imageProcessorTileSize": 512, "imageProcessorTileOverlap": 600}, "imageProcessorTileOverlap"),
         ({"imageProcessorTileFormat": "PNG", "imageProcessorTileCompression": "LZW"}, "imageProcessorTileCompression"),
         ({"imageProcessorTileFormat": "JPEG", "imageProcessorTileCompression": "J2K"}, "imageProcessorTileCompression"),
-        ({"imageProcessorTileFormat": "GTIFF", "imageProcessorTileCompression": "J2K"}, "imageProcessorTileCompression"),
+        (
+            {"imageProcessorTileFormat": "GTIFF", "imageProcessorTileCompression": "J2K"},
+            "imageProcessorTileCompression",
+        ),
         ({"imageProcessorTileFormat": "NITF", "imageProcessorTileCompression": "LZW"}, "imageProcessorTileCompression"),
     ],
 )
@@ -209,11 +216,6 @@ def test_inconsistent_tile_settings_name_the_field_in_the_message(changes: dict[
     assert named in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cross-field checks (overlap >= size, compression vs format) report InvalidRequestError.field "
-    "'request' instead of the OSML field name (job_spec_from_request reports 'imageProcessorTileOverlap')",
-)
 def test_overlap_not_smaller_than_size_sets_the_error_field() -> None:
     with pytest.raises(InvalidRequestError) as caught:
         parse_image_request(_with(MINIMAL, imageProcessorTileSize=512, imageProcessorTileOverlap=512))

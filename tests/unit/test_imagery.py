@@ -111,7 +111,7 @@ def test_real_images_nodata(data_file: Callable[[str], Path]) -> None:
 
 def test_open_image_reports_unreadable_images_as_image_read_errors(tmp_path: Path) -> None:
     missing = tmp_path / "missing.tif"
-    with pytest.raises(ImageReadError, match="missing.tif") as caught, open_image(str(missing)):
+    with pytest.raises(ImageReadError, match=r"missing\.tif") as caught, open_image(str(missing)):
         pass
     assert caught.value.image_url == str(missing)
     garbage = tmp_path / "garbage.tif"
@@ -157,7 +157,9 @@ DRIVERS = {"GTIFF": "GTiff", "NITF": "NITF", "PNG": "PNG", "JPEG": "JPEG"}
 
 
 @pytest.mark.parametrize(("tile_format", "compression"), LOSSLESS)
-def test_lossless_encodings_decode_to_the_same_pixels(landsat_tile: TileData, tile_format: str, compression: str) -> None:
+def test_lossless_encodings_decode_to_the_same_pixels(
+    landsat_tile: TileData, tile_format: str, compression: str
+) -> None:
     driver, pixels, _ = decode(encode_tile(landsat_tile, tile_format, compression))
     assert driver == DRIVERS[tile_format]
     assert pixels.dtype == landsat_tile.pixels.dtype
@@ -203,29 +205,45 @@ def test_single_band_uint16_png_is_lossless() -> None:
     np.testing.assert_array_equal(decoded, pixels)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="encode_tile casts non-8-bit pixels to uint8 for JPEG with astype (wraps modulo 256): a 16-bit value "
-    "of 300 becomes 44, darker than a value of 100",
+@pytest.mark.parametrize(
+    ("tile_format", "compression"), [("JPEG", "NONE"), ("JPEG", "JPEG"), ("GTIFF", "JPEG"), ("NITF", "JPEG")]
 )
-def test_jpeg_tiles_of_16_bit_imagery_keep_the_brightness_order() -> None:
-    pixels = np.full((1, 32, 32), 100, dtype=np.uint16)
-    pixels[:, :, 16:] = 300
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32])
+def test_8_bit_only_encodings_of_other_pixel_types_keep_the_brightness_order(
+    tile_format: str, compression: str, dtype: type
+) -> None:
+    pixels = np.full((1, 32, 32), 100, dtype=dtype)
+    pixels[:, :, 16:] = 300  # would wrap to 44 if cast with astype
     tile = TileData(ImageRegion(0, 0, 32, 32), pixels, np.ones((32, 32), dtype=bool))
-    _, decoded, _ = decode(encode_tile(tile, "JPEG"))
+    _, decoded, _ = decode(encode_tile(tile, tile_format, compression))
+    assert decoded.dtype == np.uint8 and decoded.shape == (1, 32, 32)
     assert decoded[:, :, 20:].mean() > decoded[:, :, :12].mean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NITF+J2K of float pixels raises a raw GDAL error (JP2 cannot hold Float32); OSML's tile factory "
-    "falls back to IC=NC (uncompressed) for float pixels",
-)
 def test_float_pixels_in_j2k_nitf_fall_back_to_uncompressed() -> None:
+    """As OSML: J2K cannot hold floating-point pixels, so such NITF tiles are written with IC=NC."""
     pixels = np.linspace(0, 1, 2 * 16 * 16, dtype=np.float32).reshape(2, 16, 16)
     tile = TileData(ImageRegion(0, 0, 16, 16), pixels, np.ones((16, 16), dtype=bool))
-    _, decoded, _ = decode(encode_tile(tile, "NITF", "J2K"))
+    driver, decoded, structure = decode(encode_tile(tile, "NITF", "J2K"))
+    assert driver == "NITF" and "COMPRESSION" not in structure
     np.testing.assert_array_equal(decoded, pixels)
+
+
+def test_integer_pixels_in_j2k_nitf_stay_compressed() -> None:
+    pixels = (np.arange(2 * 16 * 16, dtype=np.uint16).reshape(2, 16, 16) * 7) % 4000
+    tile = TileData(ImageRegion(0, 0, 16, 16), pixels.astype(np.uint16), np.ones((16, 16), dtype=bool))
+    _, decoded, structure = decode(encode_tile(tile, "NITF", "J2K"))
+    assert structure.get("COMPRESSION") == "JPEG2000"
+    assert decoded.dtype == np.uint16 and decoded.shape == (2, 16, 16)
+
+
+def test_float_png_tile_is_encoded_as_8_bit() -> None:
+    pixels = np.linspace(-1, 1, 24 * 24, dtype=np.float32).reshape(1, 24, 24)
+    tile = TileData(ImageRegion(0, 0, 24, 24), pixels, np.ones((24, 24), dtype=bool))
+    _, decoded, _ = decode(encode_tile(tile, "PNG"))
+    assert decoded.dtype == np.uint8
+    assert decoded.min() == 0 and decoded.max() == 255  # the tile's finite range is stretched
+    assert np.all(np.diff(decoded.ravel().astype(int)) >= 0)  # monotonic ramp stays monotonic
 
 
 def centerpoint_tile(width: int, height: int, bands: int = 3) -> TileData:
@@ -248,6 +266,17 @@ def test_centerpoint_on_a_512_tile_matches_osml() -> None:
 def test_centerpoint_on_a_rectangular_tile() -> None:
     (feature,) = CenterPointDetector().detect(centerpoint_tile(width=400, height=100, bands=1))
     assert feature["properties"]["imageBBox"] == pytest.approx([160.0, 40.0, 240.0, 60.0], abs=1e-9)
+
+
+def test_centerpoint_segmentation_is_a_closed_hexagon_inside_the_box() -> None:
+    detector = CenterPointDetector({"CustomAttributes": "model_selection=centerpoint,segmentation=true"})
+    (feature,) = detector.detect(centerpoint_tile(512, 512))
+    geometry = feature["properties"]["imageGeometry"]
+    assert geometry["type"] == "Polygon"
+    (ring,) = geometry["coordinates"]
+    assert len(ring) == 7 and ring[0] == ring[-1]
+    minx, miny, maxx, maxy = feature["properties"]["imageBBox"]
+    assert all(minx - 1e-9 <= x <= maxx + 1e-9 and miny - 1e-9 <= y <= maxy + 1e-9 for x, y in ring)
 
 
 def test_centerpoint_is_registered_as_a_builtin_model() -> None:

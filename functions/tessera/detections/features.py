@@ -76,7 +76,10 @@ def refine_tile_features(features: Iterable[Feature], tile: ImageRegion) -> list
         props["featureClasses"] = _feature_classes(props)
         for key in _DEPRECATED:
             props.pop(key, None)
-        refined.append({"type": "Feature", "geometry": None, "properties": props})
+        refined_feature: Feature = {"type": "Feature", "geometry": None, "properties": props}
+        if "id" in feature:
+            refined_feature["id"] = feature["id"]
+        refined.append(refined_feature)
     return refined
 
 

@@ -12,8 +12,15 @@ from tessera.requests.events import request_from_event
 from tessera.state import RequestStatus
 from tessera.tiling import ImageRegion
 
-#: errorType values raised on purpose: their message is meant for users as it is.
-_USER_ERRORS = {cls.__name__ for cls in (TesseraError, *TesseraError.__subclasses__())}
+
+def _user_errors() -> set[str]:
+    """Names of TesseraError and all its subclasses: their messages are meant for users as they are."""
+    names, todo = set(), [TesseraError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
 
 
 def error_message(error: dict[str, Any] | None) -> str:
@@ -33,7 +40,7 @@ def error_message(error: dict[str, Any] | None) -> str:
         detail = {"errorMessage": cause}
     text = str(detail.get("errorMessage") or "").strip().splitlines()
     first = text[0] if text else ""
-    if name in _USER_ERRORS and first:
+    if name in _user_errors() and first:
         return first
     return f"{name}: {first}" if first else name
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tessera.errors import InvalidRequestError
 
@@ -170,20 +170,25 @@ class ImageRequest(_Message):
             raise ValueError("at most one FEATURE_DISTILLATION step is allowed")
         return steps
 
-    @model_validator(mode="after")
-    def _tiles_consistent(self) -> ImageRequest:
-        if self.tile_size is not None and self.tile_overlap is not None and self.tile_overlap >= self.tile_size:
+    @field_validator("tile_overlap")
+    @classmethod
+    def _overlap_below_size(cls, overlap: int | None, info: ValidationInfo) -> int | None:
+        size = info.data.get("tile_size")
+        if overlap is not None and size is not None and overlap >= size:
+            raise ValueError(f"must be smaller than imageProcessorTileSize ({size}), got {overlap}")
+        return overlap
+
+    @field_validator("tile_compression")
+    @classmethod
+    def _compression_fits_format(cls, compression: TileCompression, info: ValidationInfo) -> TileCompression:
+        tile_format = info.data.get("tile_format")
+        if tile_format is not None and compression not in _VALID_COMPRESSIONS[tile_format]:
+            allowed = ", ".join(sorted(c.value for c in _VALID_COMPRESSIONS[tile_format]))
             raise ValueError(
-                f"imageProcessorTileOverlap ({self.tile_overlap}) must be smaller than "
-                f"imageProcessorTileSize ({self.tile_size})"
+                f"{compression.value} is not valid for imageProcessorTileFormat {tile_format.value} "
+                f"(allowed: {allowed})"
             )
-        if self.tile_compression not in _VALID_COMPRESSIONS[self.tile_format]:
-            allowed = ", ".join(sorted(c.value for c in _VALID_COMPRESSIONS[self.tile_format]))
-            raise ValueError(
-                f"imageProcessorTileCompression {self.tile_compression.value} is not valid for "
-                f"imageProcessorTileFormat {self.tile_format.value} (allowed: {allowed})"
-            )
-        return self
+        return compression
 
     @property
     def image_url(self) -> str:

@@ -12,8 +12,9 @@ requested region size ``R``::
 Because ``o'`` is rounded up, the last full tile may end up to ``n - 2`` pixels short of the edge; those
 pixels are not processed, exactly as in OSML, so that tile grids are identical for images of the same
 size. The tiles of a region are cut with the overlap re-adjusted to the region's own size, again as OSML
-does. Where OSML would cut nothing at all (an image smaller than the overlap), Tessera processes the
-image as one partial tile. Coordinates follow OSML: a region or tile is ``((row, col), (width, height))``.
+does. Where OSML would cut nothing at all (an image or strip no wider than the overlap), Tessera cuts it
+with the overlap reduced below the strip's width, so every pixel is still processed. Coordinates follow
+OSML: a region or tile is ``((row, col), (width, height))``.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def crops(area: ImageRegion, size: Size, overlap: Size, *, only_full: bool = Fal
     return windows
 
 
+def _clamped(area: ImageRegion, overlap: Size) -> Size:
+    """The overlap, made smaller than the area on each axis (OSML's rule cuts nothing otherwise)."""
+    return min(overlap[0], max(area.width - 1, 0)), min(overlap[1], max(area.height - 1, 0))
+
+
 def _adjusted(area: ImageRegion, tile_size: Size, tile_overlap: Size) -> Size:
     return (
         adjusted_overlap(area.width, tile_size[0], tile_overlap[0]),
@@ -135,8 +141,7 @@ def generate_regions(bounds: ImageRegion, region_size: Size, tile_size: Size, ti
         adjusted_region_size(region_size[0], tile_size[0], overlap[0]),
         adjusted_region_size(region_size[1], tile_size[1], overlap[1]),
     )
-    # An image no wider or taller than the overlap gets no window from OSML's rule; it is one region.
-    return crops(bounds, size, overlap) or ([bounds] if bounds.width > 0 and bounds.height > 0 else [])
+    return crops(bounds, size, overlap) or crops(bounds, size, _clamped(bounds, overlap))
 
 
 def generate_tiles(region: ImageRegion, tile_size: Size, tile_overlap: Size) -> list[ImageRegion]:
@@ -149,7 +154,8 @@ def generate_tiles(region: ImageRegion, tile_size: Size, tile_overlap: Size) -> 
         4
     """
     overlap = _adjusted(region, tile_size, tile_overlap)
-    tiles = crops(region, tile_size, overlap, only_full=True) or crops(region, tile_size, overlap)
-    # A region no wider or taller than the overlap (a tiny image) is one partial tile, not none.
-    whole = ImageRegion(region.row, region.col, min(region.width, tile_size[0]), min(region.height, tile_size[1]))
-    return tiles or [whole]
+    return (
+        crops(region, tile_size, overlap, only_full=True)
+        or crops(region, tile_size, overlap)
+        or crops(region, tile_size, _clamped(region, overlap))
+    )
