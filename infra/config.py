@@ -29,6 +29,7 @@ class TesseraConfig:
         functions_dir: folder with the Lambda code asset.
         region_memory_mb: memory of the region function (1769 MB is one vCPU).
         tile_workers: model calls in flight per region for endpoint models.
+        inline_region_limit: jobs with more regions use the Distributed Map (region list in S3).
         output_bucket_names: comma-separated buckets (besides the results bucket) that requests may name
             as S3 outputs.
         trusted_role_arns: comma-separated roles that requests may name as ``imageReadRole`` or
@@ -48,6 +49,7 @@ class TesseraConfig:
     functions_dir: str = "functions"
     region_memory_mb: int = 3008
     tile_workers: int = 4
+    inline_region_limit: int = 1000
     trusted_role_arns: str = ""
     output_bucket_names: str = ""
 

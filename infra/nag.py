@@ -81,6 +81,19 @@ def acknowledge_findings(stack: TesseraStack) -> None:
             f"Jobs write their FeatureCollection under job-specific keys in the configured output bucket {bucket}.",
         )
     machine = pipeline.state_machine
+    machine_id = _logical_id(stack, machine.state_machine_arn)
+    executions = f'execution:{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}'
+    for suffix in (":*", "/*:*"):
+        _ack(
+            machine,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:{executions}{suffix}]",
+            "The Distributed Map starts, describes and stops child executions of this state machine only.",
+        )
+    _ack(
+        machine,
+        f"IAM5[Resource::arn:<AWS::Partition>:s3:::<{results}>/*]",
+        "The Distributed Map reads each job's region list from the results bucket under a job-specific key.",
+    )
     _ack(
         machine,
         "IAM5[Resource::*]",

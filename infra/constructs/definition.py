@@ -2,10 +2,15 @@
 
 ::
 
-    LoadImage ──► ProcessRegions (Map, MaxConcurrency N) ──► Aggregate ──► JobSucceeded? ──► Done
-        │            └─ ProcessRegion ─(Catch)─► RecordRegionFailure        │              └► JobFailed
-        └────────────────────(Catch)──────────────► RecordJobFailure ◄──────┘
-                                                          └► JobFailed (Fail)
+                   ┌─► ProcessRegions (inline Map, MaxConcurrency N) ─────────┐
+    LoadImage ──► ManyRegions? ─► ProcessManyRegions (Distributed Map, S3) ──┴─► Aggregate ──► JobSucceeded?
+        │            each iteration: ProcessRegion ─(Catch)─► RecordRegionFailure        │
+        └────────────────────(Catch on every step)────────► RecordJobFailure ─► JobFailed (Fail)
+
+Up to ``inline_region_limit`` regions travel in the payload to an inline Map. More go through a
+Distributed Map that reads the region list the load step wrote to S3: an inline Map's iterations count
+against the execution's 25,000 history events (about 7 events per region) and its items against the
+256 KB payload, while each Distributed Map child has its own history.
 
 Every Lambda task retries Lambda service errors and throttling with exponential backoff and full jitter.
 A region whose Lambda still fails is recorded FAILED inside the Map iteration, so the other regions go
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
@@ -62,7 +68,29 @@ def _invoke(
     return task
 
 
-def build_definition(scope: object, functions: PipelineFunctions, *, map_concurrency: int) -> sfn.IChainable:
+def _region_iteration(scope: object, functions: PipelineFunctions, suffix: str = "") -> tasks.LambdaInvoke:
+    """One region: process it, or record it FAILED when its Lambda gives up (the Catch inside the Map)."""
+    process_region = _invoke(scope, f"ProcessRegion{suffix}", functions.region)
+    process_region.add_catch(
+        _invoke(scope, f"RecordRegionFailure{suffix}", functions.failure),
+        errors=["States.ALL"],
+        result_path="$.error",
+    )
+    return process_region
+
+
+REGION_SELECTOR = {"job.$": "$.job", "region.$": "$$.Map.Item.Value"}
+
+
+def build_definition(
+    scope: object,
+    functions: PipelineFunctions,
+    *,
+    map_concurrency: int,
+    inline_region_limit: int,
+    results_bucket: s3.IBucket,
+    distributed_concurrency: int = 1000,
+) -> sfn.IChainable:
     """The chain of states; see the module docstring for its shape."""
     job_failed = sfn.Fail(scope, "JobFailed", cause="The job failed; its record in the job table says why.")  # type: ignore[arg-type]
     record_job_failure = _invoke(scope, "RecordJobFailure", functions.failure, result_path="$.failure").next(job_failed)
@@ -72,25 +100,27 @@ def build_definition(scope: object, functions: PipelineFunctions, *, map_concurr
         return task
 
     load = catch_job(_invoke(scope, "LoadImage", functions.load))
-    process_region = _invoke(scope, "ProcessRegion", functions.region)
-    process_region.add_catch(
-        _invoke(scope, "RecordRegionFailure", functions.failure),
-        errors=["States.ALL"],
-        result_path="$.error",
-    )
     regions = sfn.Map(
         scope,  # type: ignore[arg-type]
         "ProcessRegions",
         items_path="$.regions",
-        item_selector={
-            "job.$": "$.job",
-            "region.$": "$$.Map.Item.Value",
-        },
+        item_selector=REGION_SELECTOR,
         max_concurrency=map_concurrency,
         result_path=sfn.JsonPath.DISCARD,
     )
-    regions.item_processor(process_region)
+    regions.item_processor(_region_iteration(scope, functions))
     regions.add_catch(record_job_failure, errors=["States.ALL"], result_path="$.error")
+    many_regions = sfn.DistributedMap(
+        scope,  # type: ignore[arg-type]
+        "ProcessManyRegions",
+        item_reader=sfn.S3JsonItemReader(bucket=results_bucket, key=sfn.JsonPath.string_at("$.regions_key")),
+        item_selector=REGION_SELECTOR,
+        max_concurrency=distributed_concurrency,
+        result_path=sfn.JsonPath.DISCARD,
+        map_execution_type=sfn.StateMachineType.STANDARD,
+    )
+    many_regions.item_processor(_region_iteration(scope, functions, "InChild"))
+    many_regions.add_catch(record_job_failure, errors=["States.ALL"], result_path="$.error")
     aggregate = catch_job(
         _invoke(
             scope,
@@ -112,4 +142,12 @@ def build_definition(scope: object, functions: PipelineFunctions, *, map_concurr
         )
         .otherwise(sfn.Succeed(scope, "Done"))  # type: ignore[arg-type]
     )
-    return load.next(regions).next(aggregate).next(outcome)
+    regions.next(aggregate)
+    many_regions.next(aggregate)
+    aggregate.next(outcome)
+    split = (
+        sfn.Choice(scope, "ManyRegions?")  # type: ignore[arg-type]
+        .when(sfn.Condition.number_greater_than("$.region_count", inline_region_limit), many_regions)
+        .otherwise(regions)
+    )
+    return load.next(split)

@@ -57,6 +57,7 @@ class ImagePipeline(Construct):
             "TESSERA_REGION_SIZE": str(config.region_size),
             "TESSERA_RETENTION_DAYS": str(config.retention_days),
             "TESSERA_TILE_WORKERS": str(config.tile_workers),
+            "TESSERA_INLINE_REGION_LIMIT": str(config.inline_region_limit),
             "POWERTOOLS_SERVICE_NAME": "tessera",
             "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -100,6 +101,8 @@ class ImagePipeline(Construct):
             Construct(self, "Workflow"),
             PipelineFunctions(load=self.load, region=self.region, aggregate=self.aggregate, failure=self.failure),
             map_concurrency=config.map_concurrency,
+            inline_region_limit=config.inline_region_limit,
+            results_bucket=buckets.results,
         )
         self.state_machine = sfn.StateMachine(
             self,

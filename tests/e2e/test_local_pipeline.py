@@ -57,16 +57,16 @@ def test_upload_runs_the_pipeline_end_to_end(pipeline: LocalPipeline, rgb_byte: 
     assert [r["region_status"] for r in regions] == ["SUCCESS"]
     history = json.loads(files["execution"].read_text())["history"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert entered[:2] == ["LoadImage", "ProcessRegions"] and "Aggregate" in entered
+    assert entered[:3] == ["LoadImage", "ManyRegions?", "ProcessRegions"] and "Aggregate" in entered
 
 
 @pytest.fixture(scope="module")
 def small_regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
-    """The stack synthesized with 300-pixel regions, so that a small image makes many regions."""
+    """The stack with 300-pixel regions and a Distributed Map above 4 regions, so a small image takes that path."""
     from infra.local.template import synthesize
 
     work = tmp_path_factory.mktemp("small-regions")
-    template = synthesize(context={"tessera:regionSize": 300}, outdir=work / "synth")
+    template = synthesize(context={"tessera:regionSize": 300, "tessera:inlineRegionLimit": 4}, outdir=work / "synth")
     with LocalPipeline(template, work_dir=work, workers=2) as local:
         yield local
 
@@ -88,6 +88,12 @@ def test_regions_run_in_parallel_and_every_region_is_recorded(small_regions: Loc
     # RGB.byte.tif has nodata corners: those tiles are skipped, every other tile gives one feature.
     assert job["tiles_skipped"] > 0
     assert job["feature_count"] == job["tile_count"] - job["tiles_skipped"] == job["tiles_succeeded"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in small_regions.history(run)
+        if e["type"] == "MapStateEntered" or "stateEnteredEventDetails" in e
+    ]
+    assert "ProcessManyRegions" in entered and "ProcessRegions" not in entered, "more regions than the inline limit"
     intervals = sorted((r["start_time"], r["end_time"]) for r in regions)
     most_at_once = max(sum(1 for s, e in intervals if s <= t < e) for t, _ in intervals)
     assert most_at_once >= 2, "the Map must run regions concurrently (two worker processes)"

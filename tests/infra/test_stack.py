@@ -43,7 +43,10 @@ def all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_state_machine_is_load_map_aggregate(definition: dict[str, Any]) -> None:
     states = definition["States"]
     assert definition["StartAt"] == "LoadImage"
-    assert states["LoadImage"]["Next"] == "ProcessRegions"
+    assert states["LoadImage"]["Next"] == "ManyRegions?"
+    (many,) = states["ManyRegions?"]["Choices"]
+    assert many == {"Variable": "$.region_count", "NumericGreaterThan": 1000, "Next": "ProcessManyRegions"}
+    assert states["ManyRegions?"]["Default"] == "ProcessRegions"
     regions = states["ProcessRegions"]
     assert regions["Type"] == "Map"
     assert regions["ItemsPath"] == "$.regions"
@@ -54,9 +57,29 @@ def test_state_machine_is_load_map_aggregate(definition: dict[str, Any]) -> None
     assert regions["Next"] == "Aggregate"
 
 
+def test_many_regions_go_through_a_distributed_map_reading_s3(definition: dict[str, Any]) -> None:
+    many = definition["States"]["ProcessManyRegions"]
+    assert many["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    reader = many["ItemReader"]
+    assert reader["Resource"].endswith(":s3:getObject") and reader["ReaderConfig"]["InputType"] == "JSON"
+    assert reader["Parameters"]["Key.$"] == "$.regions_key"
+    assert many["ItemSelector"] == definition["States"]["ProcessRegions"]["ItemSelector"]
+    assert many["ResultPath"] is None and many["Next"] == "Aggregate"
+    child = many["ItemProcessor"]["States"]
+    assert child["ProcessRegionInChild"]["Catch"][0]["Next"] == "RecordRegionFailureInChild"
+
+
 def test_every_task_retries_lambda_service_errors_with_jitter(definition: dict[str, Any]) -> None:
     tasks = {n: s for n, s in all_states(definition["States"]).items() if s["Type"] == "Task"}
-    assert set(tasks) >= {"LoadImage", "ProcessRegion", "Aggregate", "RecordJobFailure", "RecordRegionFailure"}
+    assert set(tasks) >= {
+        "LoadImage",
+        "ProcessRegion",
+        "ProcessRegionInChild",
+        "Aggregate",
+        "RecordJobFailure",
+        "RecordRegionFailure",
+        "RecordRegionFailureInChild",
+    }
     for name, task in tasks.items():
         (retry,) = task["Retry"]
         assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= set(retry["ErrorEquals"]), name
@@ -65,7 +88,7 @@ def test_every_task_retries_lambda_service_errors_with_jitter(definition: dict[s
 
 def test_every_step_has_a_catch_that_records_the_failure(definition: dict[str, Any]) -> None:
     states = all_states(definition["States"])
-    for name in ("LoadImage", "ProcessRegions", "Aggregate"):
+    for name in ("LoadImage", "ProcessRegions", "ProcessManyRegions", "Aggregate"):
         (catch,) = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"]
         assert catch["Next"] == "RecordJobFailure"

@@ -80,10 +80,14 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
         f"{len(regions)} regions, {tiles} tiles",
         image_id=job.image_id,
     )
+    region_list = [region.to_osml() for region in regions]
+    regions_key = services.results.write_region_list(job.job_id, region_list)
+    inline = len(region_list) <= services.settings.inline_region_limit
     return {
         "job": job.model_dump(mode="json"),
         "bounds": bounds.to_osml(),
         "region_count": len(regions),
-        "regions": [region.to_osml() for region in regions],
+        "regions": region_list if inline else [],
+        "regions_key": regions_key,
         "input_format": info.driver.upper(),
     }

@@ -29,6 +29,14 @@ class RegionResults:
         safe = region_key.replace(" ", "").replace("(", "").replace(")", "_").strip("_")
         return f"{self.prefix}{job_id}/regions/{safe}.geojsonl"
 
+    def write_region_list(self, job_id: str, regions: Sequence[list[list[int]]]) -> str:
+        """Store the job's region list (a JSON array) for the Distributed Map's ItemReader; return its key."""
+        key = f"{self.prefix}{job_id}/regions.json"
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=json.dumps(regions).encode(), ContentType="application/json"
+        )
+        return key
+
     def write(self, key: str, features: Sequence[dict[str, Any]]) -> None:
         """Store a region's features (one GeoJSON feature per line)."""
         body = "\n".join(json.dumps(f, separators=(",", ":")) for f in features).encode()
