@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import TesseraConfig
-from infra.constructs import ImagePipeline, ImageryBuckets, PythonLayers, TrackingTables
+from infra.constructs import ImagePipeline, ImageryBuckets, PythonLayers, RequestQueue, TrackingTables
 from infra.nag import acknowledge_findings
 
 
@@ -28,6 +28,7 @@ class TesseraStack(Stack):
             layers=self.layers,
             code_dir=config.path(config.functions_dir),
         )
+        self.requests = RequestQueue(self, "Requests", state_machine=self.pipeline.state_machine)
         for name, value in {
             "ImageBucket": self.buckets.images.bucket_name,
             "ResultsBucket": self.buckets.results.bucket_name,
@@ -35,6 +36,7 @@ class TesseraStack(Stack):
             "RegionTable": self.tables.regions.table_name,
             "StateMachineArn": self.pipeline.state_machine.state_machine_arn,
             "StatusTopicArn": self.pipeline.status_topic.topic_arn,
+            "ImageRequestQueueUrl": self.requests.queue.queue_url,
         }.items():
             CfnOutput(self, name, value=value)
         acknowledge_findings(self)

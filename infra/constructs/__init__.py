@@ -2,6 +2,7 @@
 
 from infra.constructs.layers import PythonLayers
 from infra.constructs.pipeline import ImagePipeline
+from infra.constructs.request_queue import RequestQueue
 from infra.constructs.storage import ImageryBuckets, TrackingTables
 
-__all__ = ["ImagePipeline", "ImageryBuckets", "PythonLayers", "TrackingTables"]
+__all__ = ["ImagePipeline", "ImageryBuckets", "PythonLayers", "RequestQueue", "TrackingTables"]

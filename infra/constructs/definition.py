@@ -100,6 +100,9 @@ def build_definition(
         return task
 
     load = catch_job(_invoke(scope, "LoadImage", functions.load))
+    # Whatever started the execution (an S3 event, an ImageRequest, a batch of SQS records from the pipe)
+    # becomes {"input": ...}, an object, so that every Catch can add "error" to it.
+    start = sfn.Pass(scope, "Start", parameters={"input.$": "$"})  # type: ignore[arg-type]
     regions = sfn.Map(
         scope,  # type: ignore[arg-type]
         "ProcessRegions",
@@ -150,4 +153,4 @@ def build_definition(
         .when(sfn.Condition.number_greater_than("$.region_count", inline_region_limit), many_regions)
         .otherwise(regions)
     )
-    return load.next(split)
+    return start.next(load).next(split)

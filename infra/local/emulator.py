@@ -167,9 +167,32 @@ class Emulator(AbstractContextManager["Emulator"]):
                 )
         for logical_id in names.of_type("AWS::SNS::Topic"):
             sns.create_topic(Name=logical_id)
+        sqs = self.client("sqs")
+        for logical_id in names.of_type("AWS::SQS::Queue"):
+            sqs.create_queue(QueueName=logical_id)
         self._create_state_machines()
         self._create_rules()
+        self._create_pipes()
         self._create_endpoints()
+
+    def _create_pipes(self) -> None:
+        """EventBridge Pipes from SQS queues to the state machine (delivered by the emulator process)."""
+        pipes = self.client("pipes")
+        for logical_id, resource in self.names.of_type("AWS::Pipes::Pipe").items():
+            props = self.names.resolve(resource["Properties"])
+            pipes.create_pipe(
+                Name=logical_id,
+                RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{logical_id}",
+                Source=props["Source"],
+                SourceParameters=props.get("SourceParameters", {}),
+                Target=props["Target"],
+                TargetParameters=props.get("TargetParameters", {}),
+            )
+
+    def queue_url(self, output: str) -> str:
+        """The emulated URL of a queue named by a stack output (e.g. ``ImageRequestQueueUrl``)."""
+        name = self.output(output).rsplit("/", 1)[-1]
+        return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
 
     def _create_endpoints(self) -> None:
         """One SageMaker endpoint (one variant, AllTraffic) per locally served model."""

@@ -148,6 +148,17 @@ class LocalPipeline(AbstractContextManager["LocalPipeline"]):
 
         return self._start(put)
 
+    def send_message(self, request: dict[str, Any]) -> JobRun:
+        """Send an OSML ImageRequest message to the request queue, as an OSML client does."""
+        url = self._em.queue_url("ImageRequestQueueUrl")
+        sqs = self._em.client("sqs")
+
+        def put() -> str:
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(request))
+            return str(request.get("jobId", "unknown"))
+
+        return self._start(put)
+
     def job(self, job_id: str) -> dict[str, Any] | None:
         """The job's item in the job table."""
         item = self._table("JobTable").get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")

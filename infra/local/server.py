@@ -4,7 +4,9 @@
 2. EventBridge rules deliver to Step Functions targets (moto delivers only to a few target kinds), so
    an upload reaches the state machine along the same path as on AWS: S3 → EventBridge → rule → target.
 3. The interpreter's per-task boto3 client is cached per thread (moto builds one per task, ~20 ms).
-4. SageMaker InvokeEndpoint for endpoints named in ``--endpoints`` is forwarded over HTTP to a model
+4. EventBridge Pipes from SQS to Step Functions deliver: a message sent to a piped queue is received,
+   handed to the pipe's target as a batch of one SQS record, and deleted (moto stores pipes only).
+5. SageMaker InvokeEndpoint for endpoints named in ``--endpoints`` is forwarded over HTTP to a model
    server with the container contract (``tessera serve-model``), so the SM_ENDPOINT path runs for real.
 
 Run as ``python -m infra.local.server --port P --functions FILE --workers N``; it is started and stopped
@@ -115,6 +117,54 @@ def _patch_sagemaker(endpoints: dict[str, str]) -> None:
     SageMakerRuntimeResponse.use_raw_body = True  # tiles are binary; moto would decode them as UTF-8
 
 
+def _sqs_record(message: Any, queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message.id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(message.sent_timestamp or 0))},
+        "messageAttributes": {},
+        "md5OfBody": message.body_md5,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def _patch_pipes() -> None:
+    from moto.pipes.models import pipes_backends
+    from moto.sqs.models import SQSBackend
+    from moto.stepfunctions.responses import get_backend
+
+    log = logging.getLogger("tessera.local")
+    original = SQSBackend.send_message
+
+    def deliver(backend: Any, queue_name: str, queue_arn: str, pipe: Any) -> None:
+        while messages := backend.receive_message(queue_name, 1, 0, 30):
+            for message in messages:
+                try:
+                    region = pipe.target.split(":")[3]
+                    get_backend(backend.account_id, region).start_execution(
+                        pipe.target,
+                        name=str(uuid.uuid4()),
+                        execution_input=json.dumps([_sqs_record(message, queue_arn)]),
+                    )
+                except Exception:
+                    log.exception("pipe %s could not start %s", pipe.name, pipe.target)
+                backend.delete_message(queue_name, message.receipt_handle)
+
+    def send_message(self: Any, queue_name: str, message_body: str, *args: Any, **kwargs: Any) -> Any:
+        message = original(self, queue_name, message_body, *args, **kwargs)
+        queue_arn = self.get_queue(queue_name).queue_arn
+        for pipe in pipes_backends[self.account_id][self.region_name].pipes.values():
+            if pipe.source == queue_arn and pipe.target.split(":")[2] == "states":
+                threading.Thread(target=deliver, args=(self, queue_name, queue_arn, pipe), daemon=True).start()
+                break
+        return message
+
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
 def _patch_client_cache() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
@@ -153,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     _patch_lambda(functions, pool)
     _patch_event_targets()
     _patch_client_cache()
+    _patch_pipes()
     _patch_sagemaker(json.loads(args.endpoints))
 
     import os

@@ -69,6 +69,9 @@ class LocalNames:
             elif kind == "AWS::Lambda::Function":
                 arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
                 self.refs[logical_id], self.arns[logical_id] = logical_id, arn
+            elif kind == "AWS::SQS::Queue":
+                self.refs[logical_id] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{logical_id}"
+                self.arns[logical_id] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}"
             elif kind == "AWS::IAM::Role":
                 arn = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
                 self.refs[logical_id], self.arns[logical_id] = logical_id, arn
@@ -88,7 +91,9 @@ class LocalNames:
                 return self._ref(arg)
             if key == "Fn::GetAtt":
                 logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.arns[logical_id] if attribute == "Arn" else self.refs[logical_id]
+                if attribute == "Arn":
+                    return self.arns[logical_id]
+                return logical_id if attribute in {"QueueName", "TopicName"} else self.refs[logical_id]
             if key == "Fn::Join":
                 separator, parts = arg
                 return separator.join(str(self.resolve(p)) for p in parts)

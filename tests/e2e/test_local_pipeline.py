@@ -57,7 +57,7 @@ def test_upload_runs_the_pipeline_end_to_end(pipeline: LocalPipeline, rgb_byte: 
     assert [r["region_status"] for r in regions] == ["SUCCESS"]
     history = json.loads(files["execution"].read_text())["history"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert entered[:3] == ["LoadImage", "ManyRegions?", "ProcessRegions"] and "Aggregate" in entered
+    assert entered[:4] == ["Start", "LoadImage", "ManyRegions?", "ProcessRegions"] and "Aggregate" in entered
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +151,30 @@ def test_cli_writes_results_and_exit_status(tmp_path: Path, rgb_byte: Path) -> N
     )
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["status"] == "FAILED"
+
+
+def test_osml_message_on_the_queue_starts_a_job(pipeline: LocalPipeline, rgb_byte: Path) -> None:
+    image = f"s3://{pipeline.image_bucket}/uploads/queued.tif"
+    pipeline.s3.put_object(Bucket=pipeline.image_bucket, Key="uploads/queued.tif", Body=rgb_byte.read_bytes())
+    message = {
+        "jobName": "from-the-queue",
+        "jobId": "queued-1",
+        "imageUrls": [image],
+        "outputs": [{"type": "S3", "bucket": pipeline.results_bucket, "prefix": "osml/"}],
+        "imageProcessor": {"name": "centerpoint", "type": "BUILTIN"},
+        "imageProcessorTileSize": 512,
+        "imageProcessorTileOverlap": 32,
+        "imageProcessorTileFormat": "NITF",
+        "imageProcessorTileCompression": "NONE",
+    }
+    run = pipeline.wait(pipeline.send_message(message))
+    assert run.job_status == "SUCCESS", (run.job or {}).get("message")
+    body = pipeline.s3.get_object(Bucket=pipeline.results_bucket, Key="osml/queued-1.geojson")["Body"].read()
+    assert len(json.loads(body)["features"]) == 4
+
+
+def test_invalid_queue_message_fails_the_job_naming_the_field(pipeline: LocalPipeline) -> None:
+    run = pipeline.wait(pipeline.send_message({"jobId": "queued-bad", "imageUrls": [], "imageProcessor": {}}))
+    assert run.execution_status == "FAILED"
+    message = (run.job or {}).get("message", "")
+    assert "imageUrls" in message and "imageProcessor.name" in message

@@ -42,7 +42,8 @@ def all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_state_machine_is_load_map_aggregate(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    assert definition["StartAt"] == "LoadImage"
+    assert definition["StartAt"] == "Start"
+    assert states["Start"] == {"Type": "Pass", "Parameters": {"input.$": "$"}, "Next": "LoadImage"}
     assert states["LoadImage"]["Next"] == "ManyRegions?"
     (many,) = states["ManyRegions?"]["Choices"]
     assert many == {"Variable": "$.region_count", "NumericGreaterThan": 1000, "Next": "ProcessManyRegions"}

@@ -19,6 +19,8 @@ from tessera.tiling import generate_regions, generate_tiles, processing_bounds
 def resolve_job(event: Any, services: Services) -> tuple[JobSpec, dict[str, Any]]:
     """The validated job an event stands for, and the request message it came from."""
     settings = services.settings
+    if isinstance(event, dict) and set(event) == {"input"}:
+        event = event["input"]  # the state machine's Start state wraps whatever started the execution
     request_message = request_from_event(
         event,
         read_object=services.read_object,

@@ -1,4 +1,5 @@
-"""What starts a job: an S3 upload event, a JSON ImageRequest in S3, or an ImageRequest given directly.
+"""What starts a job: an S3 upload event, a JSON ImageRequest in S3, an OSML ImageRequest message from
+the SQS queue (delivered by EventBridge Pipes as a batch of one record), or an ImageRequest given directly.
 
 The state machine's input is whatever started it. This module turns each form into an ImageRequest
 message (a dict in OSML's format) without validating it; :func:`~tessera.requests.parse_image_request`
@@ -67,6 +68,8 @@ def request_from_event(
             "imageUrls": [f"s3://{bucket}/{key}"],
             "imageProcessor": {"name": default_model, "type": "BUILTIN"},
         }
+    if is_sqs_batch(event):
+        return _sqs_request(event)
     if isinstance(event, dict) and isinstance(event.get("imageRequest"), dict):
         return dict(event["imageRequest"])
     if isinstance(event, dict) and ("jobId" in event or "imageUrls" in event):
@@ -75,6 +78,23 @@ def request_from_event(
         "the job input is neither an S3 upload event nor an ImageRequest (expected keys jobId, imageUrls, "
         "imageProcessor)"
     )
+
+
+def is_sqs_batch(event: Any) -> bool:
+    """True for the array of SQS records that EventBridge Pipes delivers."""
+    return isinstance(event, list) and bool(event) and all(isinstance(r, dict) and "body" in r for r in event)
+
+
+def _sqs_request(records: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(records) != 1:
+        raise InvalidRequestError(f"the queue delivered {len(records)} messages at once; the pipe's batch size must be 1")
+    try:
+        data = json.loads(records[0]["body"])
+    except (TypeError, json.JSONDecodeError) as err:
+        raise InvalidRequestError(f"the queue message {records[0].get('messageId', '')} is not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestError(f"the queue message must hold a JSON object, not {type(data).__name__}")
+    return data
 
 
 def _request_object(bucket: str, key: str, read_object: ObjectReader) -> dict[str, Any]:
