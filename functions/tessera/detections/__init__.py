@@ -7,5 +7,13 @@ from tessera.detections.features import (
     geolocate_features,
     refine_tile_features,
 )
+from tessera.detections.source import source_metadata
 
-__all__ = ["feature_box", "feature_class", "finalize_features", "geolocate_features", "refine_tile_features"]
+__all__ = [
+    "feature_box",
+    "feature_class",
+    "finalize_features",
+    "geolocate_features",
+    "refine_tile_features",
+    "source_metadata",
+]

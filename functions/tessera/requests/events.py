@@ -87,7 +87,9 @@ def is_sqs_batch(event: Any) -> bool:
 
 def _sqs_request(records: list[dict[str, Any]]) -> dict[str, Any]:
     if len(records) != 1:
-        raise InvalidRequestError(f"the queue delivered {len(records)} messages at once; the pipe's batch size must be 1")
+        raise InvalidRequestError(
+            f"the queue delivered {len(records)} messages at once; the pipe's batch size must be 1"
+        )
     try:
         data = json.loads(records[0]["body"])
     except (TypeError, json.JSONDecodeError) as err:
