@@ -282,3 +282,17 @@ def test_centerpoint_segmentation_is_a_closed_hexagon_inside_the_box() -> None:
 def test_centerpoint_is_registered_as_a_builtin_model() -> None:
     assert BUILTIN_MODELS["centerpoint"] is CenterPointDetector
     assert CenterPointDetector.name == "centerpoint"
+
+
+def test_nitf_tiles_carry_their_corner_coordinates() -> None:
+    corners = ((-78.5, 24.9), (-78.4, 24.9), (-78.4, 24.8), (-78.5, 24.8))
+    pixels = np.zeros((1, 16, 16), dtype=np.uint8)
+    tile = TileData(ImageRegion(0, 0, 16, 16), pixels, np.ones((16, 16), dtype=bool), corners=corners)
+    for compression in ("NONE", "JPEG"):
+        with MemoryFile(encode_tile(tile, "NITF", compression)) as memfile, memfile.open() as dataset:
+            assert dataset.tags()["NITF_ICORDS"] == "G"
+            assert dataset.tags()["NITF_IGEOLO"] == "245400N0783000W245400N0782400W244800N0782400W244800N0783000W"
+            assert dataset.crs.to_epsg() == 4326
+            # IGEOLO locates the corner pixels' centres (MIL-STD-2500C), to one arc second
+            assert dataset.transform * (0.5, 0.5) == pytest.approx((-78.5, 24.9), abs=3e-4)
+            assert dataset.transform * (15.5, 15.5) == pytest.approx((-78.4, 24.8), abs=3e-4)

@@ -15,11 +15,33 @@ _DRIVERS = {"GTIFF": "GTiff", "NITF": "NITF", "PNG": "PNG", "JPEG": "JPEG"}
 _NITF_IC = {"NONE": "NC", "JPEG": "C3", "J2K": "C8"}
 
 
-def _creation_options(tile_format: str, compression: str) -> dict[str, str]:
+def _dms(value: float, latitude: bool) -> str:
+    """One IGEOLO coordinate in degrees, minutes, seconds: ``ddmmssN`` or ``dddmmssE``."""
+    hemisphere = ("N" if value >= 0 else "S") if latitude else ("E" if value >= 0 else "W")
+    seconds = round(abs(value) * 3600)
+    degrees, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{degrees:0{2 if latitude else 3}d}{minutes:02d}{seconds:02d}{hemisphere}"
+
+
+def igeolo(corners: tuple[tuple[float, float], ...]) -> str:
+    """NITF's IGEOLO field (ICORDS=G) for four (longitude, latitude) corners: UL, UR, LR, LL.
+
+    Example:
+        >>> igeolo(((-78.5, 24.9), (-78.4, 24.9), (-78.4, 24.8), (-78.5, 24.8)))
+        '245400N0783000W245400N0782400W244800N0782400W244800N0783000W'
+    """
+    return "".join(_dms(lat, True) + _dms(lon, False) for lon, lat in corners)
+
+
+def _creation_options(tile: TileData, tile_format: str, compression: str) -> dict[str, str]:
     if tile_format == "GTIFF":
         return {} if compression == "NONE" else {"compress": compression.lower()}
     if tile_format == "NITF":
-        return {"IC": _NITF_IC[compression]}
+        options = {"IC": _NITF_IC[compression]}
+        if tile.corners is not None:
+            options.update(ICORDS="G", IGEOLO=igeolo(tile.corners))
+        return options
     return {}
 
 
@@ -68,7 +90,7 @@ def encode_tile(tile: TileData, tile_format: str = "GTIFF", compression: str = "
         compression = "NONE"
     bands, height, width = pixels.shape
     profile = {"width": width, "height": height, "count": bands, "dtype": pixels.dtype}
-    options = _creation_options(tile_format, compression)
+    options = _creation_options(tile, tile_format, compression)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         if driver == "NITF" and options["IC"] != "NC":

@@ -76,11 +76,16 @@ def image_info(dataset: DatasetReader) -> ImageInfo:
 
 @dataclass(frozen=True)
 class TileData:
-    """Pixels of one tile, shaped ``(bands, rows, cols)``, with its validity mask."""
+    """Pixels of one tile, shaped ``(bands, rows, cols)``, with its validity mask.
+
+    ``corners`` locate the centres of the tile's upper-left, upper-right, lower-right and lower-left
+    pixels as (longitude, latitude), when known; NITF tiles carry them in their header (IGEOLO).
+    """
 
     tile: ImageRegion
     pixels: npt.NDArray[np.generic]
     valid: npt.NDArray[np.bool_]
+    corners: tuple[tuple[float, float], ...] | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from rasterio.io import DatasetReader
 
 from tessera.detections import geolocate_features, refine_tile_features
 from tessera.errors import TesseraError
-from tessera.geo import sensor_model_for
+from tessera.geo import SensorModel, sensor_model_for
 from tessera.imagery import TileData, open_image, read_tile
 from tessera.inference import Detector, detector_for
 from tessera.pipeline.services import Services, gdal_credentials, model_session
-from tessera.requests import JobSpec, ModelInvokeMode
+from tessera.requests import JobSpec, ModelInvokeMode, TileFormat
 from tessera.state import region_status
 from tessera.state.dynamodb import region_id
 from tessera.tiling import ImageRegion, generate_tiles
@@ -54,14 +55,23 @@ def _outcomes(detector: Detector, tiles: Iterator[TileData], workers: int) -> It
             yield future.result()
 
 
-def _readable_tiles(dataset: DatasetReader, tiles: list[ImageRegion], skipped: list[ImageRegion]) -> Iterator[TileData]:
-    """Tiles that hold data; tiles with no valid pixel are appended to ``skipped`` instead."""
+def _readable_tiles(
+    dataset: DatasetReader, tiles: list[ImageRegion], skipped: list[ImageRegion], model: SensorModel | None
+) -> Iterator[TileData]:
+    """Tiles that hold data, with their corners when a sensor model gives them; empty ones go to ``skipped``."""
     for tile in tiles:
         data = read_tile(dataset, tile)
         if data.is_empty:
             skipped.append(tile)
-        else:
-            yield data
+            continue
+        if model is not None:
+            # IGEOLO locates the centres of the corner pixels (MIL-STD-2500C)
+            left, right = tile.col + 0.5, tile.col + tile.width - 0.5
+            top, bottom = tile.row + 0.5, tile.row + tile.height - 0.5
+            xs, ys = [left, right, right, left], [top, top, bottom, bottom]
+            lon, lat = model.image_to_world(xs, ys)
+            data = replace(data, corners=tuple(zip(lon.tolist(), lat.tolist(), strict=True)))
+        yield data
 
 
 def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dict[str, Any]:
@@ -87,7 +97,10 @@ def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dic
         input_format = dataset.driver.upper()
         model = sensor_model_for(dataset)
         todo = [t for t in tiles if t not in done]
-        for tile, found, error in _outcomes(detector, _readable_tiles(dataset, todo, skipped), workers):
+        remote = job.model_invoke_mode is not ModelInvokeMode.BUILTIN
+        corner_model = model if remote and job.tile_format is TileFormat.NITF else None
+        readable = _readable_tiles(dataset, todo, skipped, corner_model)
+        for tile, found, error in _outcomes(detector, readable, workers):
             if found is None:
                 failed.append(tile.to_osml())
                 messages.append(error or "failed")
