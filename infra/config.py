@@ -29,6 +29,7 @@ class TesseraConfig:
         functions_dir: folder with the Lambda code asset.
         region_memory_mb: memory of the region function (1769 MB is one vCPU).
         tile_workers: model calls in flight per region for endpoint models.
+        region_status: publish every region's status to the status topic too (OSML's region topic).
         inline_region_limit: jobs with more regions use the Distributed Map (region list in S3).
         output_bucket_names: comma-separated buckets (besides the results bucket) that requests may name
             as S3 outputs.
@@ -50,6 +51,7 @@ class TesseraConfig:
     region_memory_mb: int = 3008
     tile_workers: int = 4
     inline_region_limit: int = 1000
+    region_status: bool = False
     trusted_role_arns: str = ""
     output_bucket_names: str = ""
 
@@ -61,7 +63,13 @@ class TesseraConfig:
             camel = "".join(p.capitalize() if i else p for i, p in enumerate(field.name.split("_")))
             value = node.try_get_context(f"tessera:{camel}")
             if value is not None:
-                values[field.name] = type(getattr(cls, field.name))(value)
+                default = getattr(cls, field.name)
+                if isinstance(default, bool):
+                    values[field.name] = (
+                        value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+                    )
+                else:
+                    values[field.name] = type(default)(value)
         return cls(**values)
 
     def path(self, relative: str) -> Path:

@@ -31,6 +31,7 @@ class Settings:
         region_size: region size in pixels (OSML default 10240).
         retention_days: days after which job and region items expire (DynamoDB TTL).
         tile_workers: model calls in flight per region for endpoint models.
+        region_status: publish a status message for every region too (OSML's region topic; off by default).
         inline_region_limit: jobs with more regions than this read their region list from S3 (Distributed
             Map) instead of the state payload; must equal the state machine's threshold.
     """
@@ -49,6 +50,7 @@ class Settings:
     retention_days: int = 7
     tile_workers: int = 4
     inline_region_limit: int = 1000
+    region_status: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,4 +84,5 @@ class Settings:
             retention_days=int(get("RETENTION_DAYS", str(cls.retention_days))),
             tile_workers=int(get("TILE_WORKERS", str(cls.tile_workers))),
             inline_region_limit=int(get("INLINE_REGION_LIMIT", str(cls.inline_region_limit))),
+            region_status=get("REGION_STATUS", "false").lower() in {"1", "true", "yes"},
         )

@@ -58,6 +58,7 @@ class ImagePipeline(Construct):
             "TESSERA_RETENTION_DAYS": str(config.retention_days),
             "TESSERA_TILE_WORKERS": str(config.tile_workers),
             "TESSERA_INLINE_REGION_LIMIT": str(config.inline_region_limit),
+            "TESSERA_REGION_STATUS": str(config.region_status).lower(),
             "POWERTOOLS_SERVICE_NAME": "tessera",
             "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -174,6 +175,6 @@ class ImagePipeline(Construct):
         tables.regions.grant_read_data(self.aggregate)
         tables.regions.grant_read_write_data(self.failure)
         buckets.images.grant_read(self.failure)
-        for fn in (self.load, self.aggregate, self.failure):
+        for fn in (self.load, self.region, self.aggregate, self.failure):
             self.status_topic.grant_publish(fn)
         self.functions = [self.load, self.region, self.aggregate, self.failure]

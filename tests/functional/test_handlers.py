@@ -189,3 +189,25 @@ def test_metrics_use_osml_names_and_dimensions(
     region = next(line for line in lines if line["Operation"] == "RegionProcessing")
     assert region["ModelName"] == "centerpoint" and region["InputFormat"] == "GTIFF"
     assert ["Operation", "ModelName", "InputFormat"] in region["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+
+
+def test_region_status_messages_when_enabled(
+    account: Account, rgb_byte: Path, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.handlers import _runtime
+
+    monkeypatch.setenv("TESSERA_REGION_STATUS", "true")
+    _runtime.services.cache_clear()
+    run_job(image_request(rgb_byte), context)
+    messages = account.status_messages()
+    region_messages = [m for m in messages if "region_id" in m["MessageAttributes"]]
+    (region,) = region_messages
+    attributes = region["MessageAttributes"]
+    assert attributes["status"]["Value"] == "SUCCESS"
+    assert attributes["region_id"]["Value"].endswith("-job-1")
+    assert attributes["failed_tiles"]["Value"] == "[]"
+    assert [m["MessageAttributes"]["status"]["Value"] for m in messages if m not in region_messages] == [
+        "STARTED",
+        "IN_PROGRESS",
+        "SUCCESS",
+    ]

@@ -112,7 +112,7 @@ def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dic
     services.results.write(features_key, features)
     status = region_status(len(tiles) - len(skipped), len(failed))
     message = "; ".join(messages[:5]) + (f" (and {len(messages) - 5} more)" if len(messages) > 5 else "")
-    services.regions.complete(
+    done_item = services.regions.complete(
         job.image_id,
         region_id(region, job.job_id),
         status,
@@ -123,6 +123,15 @@ def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dic
         features_key=features_key,
         started_ms=item.get("start_time"),
         message=message,
+    )
+    services.status.publish_region(
+        status,
+        job.job_id,
+        message or f"{len(succeeded)} tiles succeeded",
+        image_id=job.image_id,
+        region_id=region_id(region, job.job_id),
+        failed_tiles=failed,
+        processing_duration=float(done_item.get("processing_duration", 0)),
     )
     services.jobs.count_region(job.job_id, status, succeeded=len(succeeded), failed=len(failed), skipped=len(skipped))
     return {

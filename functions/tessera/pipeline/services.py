@@ -54,7 +54,11 @@ def build_services(settings: Settings | None = None, session: Any = None) -> Ser
         jobs=JobTable(dynamodb.Table(settings.job_table), settings.retention_days),
         regions=RegionTable(dynamodb.Table(settings.region_table), settings.retention_days),
         results=RegionResults(s3, settings.results_bucket),
-        status=StatusPublisher(session.client("sns") if settings.status_topic_arn else None, settings.status_topic_arn),
+        status=StatusPublisher(
+            session.client("sns") if settings.status_topic_arn else None,
+            settings.status_topic_arn,
+            regions=settings.region_status,
+        ),
         session=session,
     )
 
