@@ -29,6 +29,7 @@ class TesseraConfig:
         functions_dir: folder with the Lambda code asset.
         region_memory_mb: memory of the region function (1769 MB is one vCPU).
         tile_workers: model calls in flight per region for endpoint models.
+        elevation_model: DEM GeoTIFF (``s3://bucket/key`` or a path) for RPC geolocation; "" uses height 0.
         region_status: publish every region's status to the status topic too (OSML's region topic).
         inline_region_limit: jobs with more regions use the Distributed Map (region list in S3).
         output_bucket_names: comma-separated buckets (besides the results bucket) that requests may name
@@ -52,6 +53,7 @@ class TesseraConfig:
     tile_workers: int = 4
     inline_region_limit: int = 1000
     region_status: bool = False
+    elevation_model: str = ""
     trusted_role_arns: str = ""
     output_bucket_names: str = ""
 

@@ -31,6 +31,8 @@ class Settings:
         region_size: region size in pixels (OSML default 10240).
         retention_days: days after which job and region items expire (DynamoDB TTL).
         tile_workers: model calls in flight per region for endpoint models.
+        elevation_model: a DEM GeoTIFF (``s3://`` or a path, e.g. an SRTM tile or mosaic VRT) that RPC
+            sensor models intersect; without one, RPC geolocation uses height 0.
         region_status: publish a status message for every region too (OSML's region topic; off by default).
         inline_region_limit: jobs with more regions than this read their region list from S3 (Distributed
             Map) instead of the state payload; must equal the state machine's threshold.
@@ -51,6 +53,7 @@ class Settings:
     tile_workers: int = 4
     inline_region_limit: int = 1000
     region_status: bool = False
+    elevation_model: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +88,5 @@ class Settings:
             tile_workers=int(get("TILE_WORKERS", str(cls.tile_workers))),
             inline_region_limit=int(get("INLINE_REGION_LIMIT", str(cls.inline_region_limit))),
             region_status=get("REGION_STATUS", "false").lower() in {"1", "true", "yes"},
+            elevation_model=get("ELEVATION_MODEL", ""),
         )

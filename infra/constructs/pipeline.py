@@ -59,6 +59,7 @@ class ImagePipeline(Construct):
             "TESSERA_TILE_WORKERS": str(config.tile_workers),
             "TESSERA_INLINE_REGION_LIMIT": str(config.inline_region_limit),
             "TESSERA_REGION_STATUS": str(config.region_status).lower(),
+            "TESSERA_ELEVATION_MODEL": config.elevation_model,
             "POWERTOOLS_SERVICE_NAME": "tessera",
             "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
             "POWERTOOLS_LOG_LEVEL": "INFO",

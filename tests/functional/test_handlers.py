@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import rasterio
 
@@ -211,3 +212,49 @@ def test_region_status_messages_when_enabled(
         "IN_PROGRESS",
         "SUCCESS",
     ]
+
+
+def test_rpc_geolocation_uses_the_configured_elevation_model(
+    account: Account, data_dir: Path, context: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasterio.transform import RPCTransformer, from_origin
+
+    from tessera.handlers import _runtime
+
+    dem = tmp_path / "dem.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": 300,
+        "height": 300,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": from_origin(-125.0, 51.0, 0.01, 0.01),
+    }
+    with rasterio.open(dem, "w", **profile) as dst:
+        dst.write(np.full((1, 300, 300), 1500.0, dtype=np.float32))
+    image = data_dir / "RGB.byte.rpc.vrt"
+
+    def centres(job_id: str) -> list[tuple[float, float]]:
+        run_job(image_request(image, job_id=job_id), context)
+        body = account.s3.get_object(Bucket="results-bucket", Key=f"results/{job_id}.geojson")["Body"].read()
+        features = sorted(json.loads(body)["features"], key=lambda f: f["properties"]["imageBBox"])
+        return [(f["properties"]["center_longitude"], f["properties"]["center_latitude"]) for f in features]
+
+    at_zero = centres("height-zero")
+    monkeypatch.setenv("TESSERA_ELEVATION_MODEL", str(dem))
+    _runtime.services.cache_clear()
+    on_dem = centres("on-dem")
+    with rasterio.open(image) as src:
+        expected = RPCTransformer(src.rpcs, RPC_HEIGHT=1500.0)
+        features = sorted(
+            json.loads(account.s3.get_object(Bucket="results-bucket", Key="results/on-dem.geojson")["Body"].read())[
+                "features"
+            ],
+            key=lambda f: f["properties"]["imageBBox"],
+        )
+        for feature, (lon, lat) in zip(features, on_dem, strict=True):
+            x, y = feature["properties"]["imageGeometry"]["coordinates"]
+            # GDAL intersects the DEM iteratively: agreement to ~0.3 m with a constant height
+            assert (lon, lat) == pytest.approx(expected.xy(y, x, offset="ul"), abs=1e-5)
+    assert all(abs(a[0] - b[0]) > 1e-4 for a, b in zip(at_zero, on_dem, strict=True)), "the DEM moved every feature"

@@ -64,7 +64,7 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
     detector_for(job, services.session)  # an unknown model fails the job now, not once per region
     with open_image(job.image_url, **gdal_credentials(services, job)) as dataset:
         info = image_info(dataset)
-        model = sensor_model_for(dataset)
+        model = sensor_model_for(dataset, **services.elevation)
         bounds = processing_bounds(dataset.width, dataset.height, model, job.roi_wkt)
     size = (job.tile_size, job.tile_size)
     overlap = (job.tile_overlap, job.tile_overlap)

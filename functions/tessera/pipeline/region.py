@@ -95,7 +95,7 @@ def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dic
     new_features: list[dict[str, Any]] = []
     with open_image(job.image_url, **gdal_credentials(services, job)) as dataset:
         input_format = dataset.driver.upper()
-        model = sensor_model_for(dataset)
+        model = sensor_model_for(dataset, **services.elevation)
         todo = [t for t in tiles if t not in done]
         remote = job.model_invoke_mode is not ModelInvokeMode.BUILTIN
         corner_model = model if remote and job.tile_format is TileFormat.NITF else None

@@ -31,6 +31,15 @@ class Services:
     session: Any = None
 
     @property
+    def elevation(self) -> dict[str, Any]:
+        """How RPC sensor models find ground height: a DEM (GDAL path) if configured, else height 0."""
+        from tessera.imagery import gdal_path
+
+        if self.settings.elevation_model:
+            return {"dem": gdal_path(self.settings.elevation_model)}
+        return {"height": 0.0}
+
+    @property
     def default_output(self) -> OutputSpec:
         """The stack's results bucket, used when a request names no output."""
         return OutputSpec(kind="S3", bucket=self.settings.results_bucket, prefix=self.settings.result_prefix)
