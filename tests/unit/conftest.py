@@ -1,4 +1,4 @@
-"""Shared fixtures of the unit tests: the real test images in ../shared/data/rasterio."""
+"""Shared fixtures of the unit tests (``data_dir`` comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-#: rasterio's test images, shared next to the checkout (``/work/shared/data/rasterio`` for ``/work/main``).
-DATA_DIR = Path(__file__).parents[2].parent / "shared" / "data" / "rasterio"
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The folder of real test images; tests that need it skip cleanly when it is absent."""
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"test imagery not found at {DATA_DIR}")
-    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
