@@ -68,8 +68,9 @@ demo: install
 	@echo "Results written to $(DEMO_OUT)/"
 
 bench: install
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
-	@for b in bench/bench_*.py; do [ -e "$$b" ] && $(BIN)/python "$$b"; done; true
+	$(BIN)/pip install --quiet -r requirements-bench.txt -c requirements-lock.txt
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no test is marked slow
+	@status=0; for b in bench/bench_*.py; do echo; $(BIN)/python "$$b" $(BENCH_ARGS) || status=1; done; exit $$status
 
 clean:
 	rm -rf cdk.out layers/build $(DEMO_OUT) .pytest_cache

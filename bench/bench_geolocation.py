@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,34 +109,77 @@ def polygon_features(count: int, width: float, height: float, seed: int) -> tupl
     return features, vertices.reshape(-1, 2)
 
 
-def bench_model(report: Report, name: str, model: Any, baseline: Any, x: Any, y: Any, repeat: int) -> float:
-    """Time a sensor model against its baseline on the same points; returns the model's vertices/s."""
+Baseline = Callable[[Any, Any], Callable[[], tuple[Any, Any]]]
+
+
+def bench_model(report: Report, name: str, model: Any, baseline: Baseline, x: Any, y: Any, repeat: int) -> float:
+    """Time a sensor model against its baseline on the same points; returns the model's vertices/s.
+
+    ``baseline(x, y)`` returns a call that takes no argument, so that whatever it prepares (the UTM
+    coordinates of the pixels for the affine case) is not timed.
+    """
     import numpy as np
 
+    call = baseline(x, y)
     ours, (lon, lat) = measure(lambda _: model.image_to_world(x, y), lambda: None, repeat)
-    theirs, (lon_ref, lat_ref) = measure(lambda _: baseline(x, y), lambda: None, repeat)
+    theirs, (lon_ref, lat_ref) = measure(lambda _: call(), lambda: None, repeat)
     n = len(x)
     report.row(f"{name}: Tessera, {n:,} vertices", rate(n, ours.best), str(ours))
     report.row(f"{name}: rasterio baseline", rate(n, theirs.best), str(theirs))
     report.row(f"{name}: Tessera / baseline throughput", f"{theirs.best / ours.best:.2f}x")
-    error = max(float(np.nanmax(np.abs(np.asarray(lon) - lon_ref))), float(np.nanmax(np.abs(np.asarray(lat) - lat_ref))))
+    lon_error = float(np.nanmax(np.abs(np.asarray(lon) - np.asarray(lon_ref))))
+    lat_error = float(np.nanmax(np.abs(np.asarray(lat) - np.asarray(lat_ref))))
+    error = max(lon_error, lat_error)
     report.row(f"{name}: largest difference from baseline", f"{error:.2e} deg")
     if not error < 1e-9:
         report.fail(f"{name} coordinates differ from rasterio's by {error:.2e} degrees")
     return n / ours.best
 
 
-def bench_features(report: Report, name: str, model: Any, baseline: Any, size: tuple[float, float], count: int) -> None:
-    """Time ``geolocate_features`` on polygon features against the baseline on their vertices."""
+def bench_features(
+    report: Report, name: str, model: Any, baseline: Baseline, size: tuple[float, float], count: int
+) -> None:
+    """Time ``geolocate_features`` on polygon features against the baseline on their polygon vertices."""
     from tessera.detections import geolocate_features
 
     _, vertices = polygon_features(count, *size, seed=3)
+    call = baseline(vertices[:, 0], vertices[:, 1])
     ours, _ = measure(lambda f: geolocate_features(f, model), lambda: polygon_features(count, *size, seed=3)[0], 3)
-    theirs, _ = measure(lambda _: baseline(vertices[:, 0], vertices[:, 1]), lambda: None, 3)
+    theirs, _ = measure(lambda _: call(), lambda: None, 3)
     n = len(vertices)
     report.row(f"geolocate_features, {name}: {count:,} polygons", rate(n, ours.best), f"vertices; {ours}")
-    report.row(f"  baseline: {name} rasterio call, same {n:,} vertices", rate(n, theirs.best), str(theirs))
-    report.row(f"  geolocate_features time / baseline time", f"{ours.best / theirs.best:.1f}x", seconds(ours.best))
+    report.row(f"  baseline: {name} rasterio call on the {n:,} vertices", rate(n, theirs.best), str(theirs))
+    report.row("  geolocate_features time / baseline time", f"{ours.best / theirs.best:.1f}x")
+
+
+def profile_features(report: Report, model: Any, size: tuple[float, float], count: int) -> None:
+    """Where ``geolocate_features`` spends its time (cProfile, cumulative time of its main callees)."""
+    import cProfile
+    import pstats
+
+    from tessera.detections import geolocate_features
+
+    features, _ = polygon_features(count, *size, seed=3)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    geolocate_features(features, model)
+    profiler.disable()
+    entries = pstats.Stats(profiler).stats
+    total = sum(tt for (_, _, name), (_, _, tt, _, _) in entries.items())
+    stages = (
+        ("shapely.geometry.shape (GeoJSON -> shapely, per feature)", "geometry/geo.py", "shape"),
+        ("shapely.geometry.mapping (shapely -> GeoJSON, per feature)", "geometry/geo.py", "mapping"),
+        ("sensor model image_to_world (vectorized)", "sensor_models.py", "image_to_world"),
+        ("shapely.transform (vectorized)", "shapely", "transform"),
+    )
+    report.section(f"where geolocate_features' time goes ({count:,} polygons, {seconds(total)} under cProfile)")
+    for label, suffix, function in stages:
+        spent = sum(
+            ct
+            for (file, _, name), (_, _, _, ct, _) in entries.items()
+            if name == function and suffix in file and "tessera/detections" not in file
+        )
+        report.row(label, f"{seconds(spent)} {spent / total:6.1%}")
 
 
 def main() -> int:
@@ -161,48 +205,33 @@ def main() -> int:
     report.header(
         f"affine: {GSD_M} m pixels in {UTM_CRS} (UTM 18N) -> EPSG:4326; RPC: {rpc_source}, "
         f"{rpc_width:.0f} x {rpc_height:.0f} px, height 0",
-        "points uniformly random over the image; best of 5 runs (3 for features)",
+        "points uniformly random over the image; best of 5 runs (3 for features); one core",
     )
     rng = np.random.default_rng(11)
     transform = Affine(GSD_M, 0.0, UTM_ORIGIN[0], 0.0, -GSD_M, UTM_ORIGIN[1])
     crs = CRS.from_string(UTM_CRS)
+    wgs84 = CRS.from_epsg(4326)
     affine_model = AffineSensorModel(transform, crs)
     rpc_model = RPCSensorModel(rpcs)
     rpc_transformer = RPCTransformer(rpcs)
 
-    def affine_baseline(x: Any, y: Any) -> tuple[Any, Any]:
-        return tuple(np.asarray(v) for v in warp_transform(crs, "EPSG:4326", *utm_of(x, y)))  # type: ignore[return-value]
+    def affine_baseline(x: Any, y: Any) -> Callable[[], tuple[Any, Any]]:
+        east, north = transform * (x, y)  # untimed: the baseline is PROJ's transform alone
+        return lambda: warp_transform(crs, wgs84, east, north)
 
-    utm_cache: dict[int, tuple[Any, Any]] = {}
-
-    def utm_of(x: Any, y: Any) -> tuple[Any, Any]:
-        """UTM coordinates of pixels, computed once per array outside the baseline's timing."""
-        key = id(x)
-        if key not in utm_cache:
-            utm_cache[key] = (transform.a * x + transform.c, transform.e * y + transform.f)
-        return utm_cache[key]
-
-    def rpc_baseline(x: Any, y: Any) -> tuple[Any, Any]:
-        lon, lat = rpc_transformer.xy(y, x, offset="ul")
-        return np.asarray(lon), np.asarray(lat)
+    def rpc_baseline(x: Any, y: Any) -> Callable[[], tuple[Any, Any]]:
+        return lambda: rpc_transformer.xy(y, x, offset="ul")
 
     report.section("sensor models")
     ax, ay = rng.uniform(0, IMAGE_PX, vertices), rng.uniform(0, IMAGE_PX, vertices)
-    utm_of(ax, ay)
     affine_rate = bench_model(report, "affine", affine_model, affine_baseline, ax, ay, 5)
     rx, ry = rng.uniform(0, rpc_width, vertices), rng.uniform(0, rpc_height, vertices)
     rpc_rate = bench_model(report, "rpc", rpc_model, rpc_baseline, rx, ry, 5)
 
-    report.section("geolocate_features (polygons, 5 vertices each; plus a centre and 4 bbox corners per feature)")
-    utm_cache.clear()
-
-    def affine_vertices(x: Any, y: Any) -> tuple[Any, Any]:
-        return tuple(np.asarray(v) for v in warp_transform(crs, "EPSG:4326", *utm_of(x, y)))  # type: ignore[return-value]
-
-    _, warm = polygon_features(feature_count, IMAGE_PX, IMAGE_PX, seed=3)
-    utm_of(warm[:, 0], warm[:, 1])
-    bench_features(report, "affine", affine_model, _cached(affine_vertices, warm), (IMAGE_PX, IMAGE_PX), feature_count)
+    report.section("geolocate_features (polygons of 5 vertices; plus a centre and 4 bbox corners per feature)")
+    bench_features(report, "affine", affine_model, affine_baseline, (IMAGE_PX, IMAGE_PX), feature_count)
     bench_features(report, "rpc", rpc_model, rpc_baseline, (rpc_width, rpc_height), feature_count)
+    profile_features(report, affine_model, (IMAGE_PX, IMAGE_PX), 20_000)
     rpc_transformer.close()
 
     for name, value in (("AffineSensorModel", affine_rate), ("RPCSensorModel", rpc_rate)):
@@ -212,12 +241,6 @@ def main() -> int:
             f"{value / 1e6:.2f} M vertices/s on one core",
         )
     return report.finish(args.strict)
-
-
-def _cached(function: Any, points: Any) -> Any:
-    """``function`` called on the columns of ``points`` whatever arrays it is given (same values, cached UTM)."""
-    x, y = points[:, 0], points[:, 1]
-    return lambda _x, _y: function(x, y)
 
 
 if __name__ == "__main__":
