@@ -28,6 +28,9 @@ class TesseraConfig:
         layers_dir: folder with the built Lambda layers (``make layers``).
         functions_dir: folder with the Lambda code asset.
         region_memory_mb: memory of the region function (1769 MB is one vCPU).
+        aggregate_memory_mb: memory of the aggregate function, which holds every feature of a job.
+        distributed_map_concurrency: regions processed at once by the Distributed Map (jobs with more than
+            ``inline_region_limit`` regions); keep it within the account's Lambda concurrency.
         tile_workers: model calls in flight per region for endpoint models.
         elevation_model: DEM GeoTIFF (``s3://bucket/key`` or a path) for RPC geolocation; "" uses height 0.
         region_status: publish every region's status to the status topic too (OSML's region topic).
@@ -51,6 +54,8 @@ class TesseraConfig:
     functions_dir: str = "functions"
     region_memory_mb: int = 3008
     tile_workers: int = 4
+    aggregate_memory_mb: int = 10240
+    distributed_map_concurrency: int = 100
     inline_region_limit: int = 1000
     region_status: bool = False
     elevation_model: str = ""

@@ -60,7 +60,7 @@ def _invoke(
     task.add_retry(
         errors=LAMBDA_TRANSIENT_ERRORS,
         interval=Duration.seconds(2),
-        max_attempts=6,
+        max_attempts=10,
         backoff_rate=2.0,
         max_delay=Duration.seconds(60),
         jitter_strategy=sfn.JitterType.FULL,
@@ -89,7 +89,7 @@ def build_definition(
     map_concurrency: int,
     inline_region_limit: int,
     results_bucket: s3.IBucket,
-    distributed_concurrency: int = 1000,
+    distributed_concurrency: int = 100,
 ) -> sfn.IChainable:
     """The chain of states; see the module docstring for its shape."""
     job_failed = sfn.Fail(scope, "JobFailed", cause="The job failed; its record in the job table says why.")  # type: ignore[arg-type]

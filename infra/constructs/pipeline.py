@@ -19,7 +19,7 @@ from infra.constructs.definition import PipelineFunctions, build_definition
 from infra.constructs.layers import ARCHITECTURE, RUNTIME, PythonLayers
 from infra.constructs.storage import ImageryBuckets, TrackingTables
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg", ".jpeg")
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/tests", "*.egg-info"]
 
 
@@ -91,7 +91,7 @@ class ImagePipeline(Construct):
 
         self.load = function("LoadImage", "load_image", 1769, Duration.minutes(5))
         self.region = function("ProcessRegion", "process_region", config.region_memory_mb, Duration.minutes(15))
-        self.aggregate = function("Aggregate", "aggregate", 3008, Duration.minutes(15))
+        self.aggregate = function("Aggregate", "aggregate", config.aggregate_memory_mb, Duration.minutes(15))
         self.failure = function("RecordFailure", "record_failure", 512, Duration.minutes(1))
         self._grant(buckets, tables)
         self._grant_models(config)
@@ -104,6 +104,7 @@ class ImagePipeline(Construct):
             PipelineFunctions(load=self.load, region=self.region, aggregate=self.aggregate, failure=self.failure),
             map_concurrency=config.map_concurrency,
             inline_region_limit=config.inline_region_limit,
+            distributed_concurrency=config.distributed_map_concurrency,
             results_bucket=buckets.results,
         )
         self.state_machine = sfn.StateMachine(
@@ -157,7 +158,7 @@ class ImagePipeline(Construct):
             )
         if config.trusted_role_arns:
             roles = [arn.strip() for arn in config.trusted_role_arns.split(",") if arn.strip()]
-            for fn in (self.load, self.region):
+            for fn in (self.load, self.region, self.aggregate):  # image reads, models, outputs
                 fn.add_to_role_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=roles))
 
     def _grant(self, buckets: ImageryBuckets, tables: TrackingTables) -> None:
@@ -167,6 +168,7 @@ class ImagePipeline(Construct):
         buckets.results.grant_read(self.aggregate)
         buckets.results.grant_read(self.region)
         buckets.results.grant_put(self.region)
+        buckets.results.grant_put(self.load)  # the region list the Distributed Map reads
         buckets.results.grant_put(self.aggregate)
         tables.jobs.grant_read_write_data(self.load)
         tables.jobs.grant_read_write_data(self.region)

@@ -240,3 +240,73 @@ def test_every_wildcard_permission_is_acknowledged_with_a_reason(synthesized: An
     assert wildcard_actions, "expected CDK's grant wildcards (s3:GetObject*) in the template"
     for action in wildcard_actions:
         assert any(f"[Action::{action}]" in finding for finding in acknowledged), f"{action} is not acknowledged"
+
+
+def _allowed(template: dict[str, Any], function_id: str) -> list[tuple[set[str], str]]:
+    """(actions, resource as JSON) pairs the function's role allows."""
+    role = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    allowed = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            allowed.extend((set(actions), json.dumps(target)) for target in targets)
+    return allowed
+
+
+# What each handler calls (tessera/pipeline/*), and on which resource (a logical id prefix, or "*").
+NEEDS = {
+    "load_image": [
+        ("s3:GetObject", "StorageImages"),
+        ("s3:PutObject", "StorageResults"),
+        ("dynamodb:UpdateItem", "TrackingJobs"),
+        ("dynamodb:GetItem", "TrackingJobs"),
+        ("sns:Publish", "PipelineJobStatus"),
+        ("sagemaker:DescribeEndpoint", "endpoint"),
+    ],
+    "process_region": [
+        ("s3:GetObject", "StorageImages"),
+        ("s3:GetObject", "StorageResults"),
+        ("s3:PutObject", "StorageResults"),
+        ("dynamodb:UpdateItem", "TrackingRegions"),
+        ("dynamodb:GetItem", "TrackingRegions"),
+        ("dynamodb:UpdateItem", "TrackingJobs"),
+        ("sns:Publish", "PipelineJobStatus"),
+        ("sagemaker:InvokeEndpoint", "endpoint"),
+    ],
+    "aggregate": [
+        ("s3:GetObject", "StorageResults"),
+        ("s3:PutObject", "StorageResults"),
+        ("dynamodb:Query", "TrackingRegions"),
+        ("dynamodb:UpdateItem", "TrackingJobs"),
+        ("dynamodb:GetItem", "TrackingJobs"),
+        ("sns:Publish", "PipelineJobStatus"),
+        ("kinesis:PutRecords", "stream"),
+    ],
+    "record_failure": [
+        ("dynamodb:UpdateItem", "TrackingJobs"),
+        ("dynamodb:UpdateItem", "TrackingRegions"),
+        ("dynamodb:GetItem", "TrackingRegions"),
+        ("s3:GetObject", "StorageImages"),
+        ("sns:Publish", "PipelineJobStatus"),
+    ],
+}
+
+
+@pytest.mark.parametrize("handler", sorted(NEEDS))
+def test_each_function_may_call_what_its_handler_calls(template: dict[str, Any], handler: str) -> None:
+    (function_id,) = [
+        k
+        for k, f in pipeline_functions(template).items()
+        if f["Properties"]["Handler"] == f"tessera.handlers.{handler}.handler"
+    ]
+    allowed = _allowed(template, function_id)
+    for action, resource in NEEDS[handler]:
+        granted = [
+            target
+            for actions, target in allowed
+            if any(a == action or (a.endswith("*") and action.startswith(a[:-1])) for a in actions)
+        ]
+        assert any(resource in target for target in granted), f"{handler} may not {action} on {resource}"
