@@ -60,6 +60,12 @@ class SinkError(TesseraError):
     code = "Sink"
 
 
+class JobAlreadyRunningError(TesseraError):
+    """The job id is being processed by another execution (a duplicate event or submission)."""
+
+    code = "JobAlreadyRunning"
+
+
 class JobNotFoundError(TesseraError):
     """A job id was referenced that the job table does not know."""
 

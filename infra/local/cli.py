@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         "files": {k: str(v) for k, v in files.items()},
     }
     print(json.dumps(summary, indent=2))
-    return 1 if run_.job_status == "FAILED" else 0
+    return 1 if run_.job_status == "FAILED" or run_.execution_status != "SUCCEEDED" else 0
 
 
 def synth(args: argparse.Namespace) -> int:

@@ -258,3 +258,27 @@ def test_rpc_geolocation_uses_the_configured_elevation_model(
             # GDAL intersects the DEM iteratively: agreement to ~0.3 m with a constant height
             assert (lon, lat) == pytest.approx(expected.xy(y, x, offset="ul"), abs=1e-5)
     assert all(abs(a[0] - b[0]) > 1e-4 for a, b in zip(at_zero, on_dem, strict=True)), "the DEM moved every feature"
+
+
+def test_a_duplicate_execution_does_not_start_the_job_twice(account: Account, rgb_byte: Path, context: Any) -> None:
+    from tessera.errors import JobAlreadyRunningError
+
+    request = image_request(rgb_byte)
+    loaded = load_image.handler(request, context)  # the first execution is in progress
+    with pytest.raises(JobAlreadyRunningError, match="already running"):
+        load_image.handler(request, context)  # EventBridge delivered the event twice
+    cause = json.dumps({"errorType": "JobAlreadyRunningError", "errorMessage": "job job-1 is already running"})
+    record_failure.handler({"input": request, "error": {"Error": "JobAlreadyRunningError", "Cause": cause}}, context)
+    assert account.job("job-1")["job_status"] == "IN_PROGRESS", "the duplicate must not mark the running job FAILED"
+    for region in loaded["regions"]:
+        process_region.handler({"job": loaded["job"], "region": region}, context)
+    assert aggregate.handler({"job": loaded["job"]}, context)["status"] == "SUCCESS"
+    job = account.job("job-1")
+    assert job["region_success"] == job["region_count"] == 1 and job["submissions"] == 1
+
+
+def test_bands_a_tile_format_cannot_carry_fail_the_job_early(account: Account, data_dir: Path, context: Any) -> None:
+    request = image_request(data_dir / "RGBA.uint16.tif", imageProcessorTileFormat="JPEG")
+    request["imageProcessor"] = {"name": "http://127.0.0.1:9/invocations", "type": "HTTP_ENDPOINT"}
+    with pytest.raises(InvalidRequestError, match=r"imageProcessorTileFormat JPEG .* 4 bands"):
+        load_image.handler(request, context)

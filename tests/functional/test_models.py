@@ -136,22 +136,43 @@ def test_unreachable_endpoint_fails_every_tile_with_a_message(
     assert "unreachable" in region["message"]
 
 
-def test_redrive_reruns_only_the_failed_tiles(account: Account, quadrant_image: Path, context: Any) -> None:
-    request = request_for(quadrant_image, {"name": "failure", "type": "BUILTIN"})
-    run(request, context)
-    # The same job again with a model that succeeds everywhere: only the three failed tiles run again,
-    # the grey tile's feature is kept, and nothing is duplicated.
-    request["imageProcessor"] = {"name": "centerpoint", "type": "BUILTIN"}
+def test_redrive_reruns_only_the_failed_tiles(
+    account: Account, quadrant_image: Path, model_server: ModelServer, context: Any
+) -> None:
+    request = request_for(quadrant_image, {"name": model_server.url, "type": "HTTP_ENDPOINT"})
+    model_server.default_model = "failure"  # the endpoint fails three tiles...
+    first = run(request, context)
+    assert first["status"] == "PARTIAL"
+    model_server.default_model = "centerpoint"  # ...then recovers; the same job is submitted again
     result = run(request, context)
     assert result["status"] == "SUCCESS"
     assert result["feature_count"] == 4
-    classes = sorted(
-        f["properties"]["featureClasses"][0]["iri"]
-        for f in json.loads(
-            account.s3.get_object(Bucket="results-bucket", Key="results/models.geojson")["Body"].read()
-        )["features"]
-    )
-    assert classes == ["sample_object", "sample_object", "sample_object", "test_object"]
+    body = account.s3.get_object(Bucket="results-bucket", Key="results/models.geojson")["Body"].read()
+    classes = sorted(f["properties"]["featureClasses"][0]["iri"] for f in json.loads(body)["features"])
+    assert classes == ["sample_object", "sample_object", "sample_object", "test_object"], "grey tile not re-run"
+
+
+def test_resubmitting_with_another_model_reruns_every_tile(
+    account: Account, quadrant_image: Path, context: Any
+) -> None:
+    request = request_for(quadrant_image, {"name": "failure", "type": "BUILTIN"})
+    run(request, context)
+    request["imageProcessor"] = {"name": "centerpoint", "type": "BUILTIN"}
+    result = run(request, context)
+    body = account.s3.get_object(Bucket="results-bucket", Key="results/models.geojson")["Body"].read()
+    assert result["status"] == "SUCCESS"
+    assert {f["properties"]["featureClasses"][0]["iri"] for f in json.loads(body)["features"]} == {"sample_object"}
+
+
+def test_resubmitting_with_another_tile_size_aggregates_only_the_new_run(
+    account: Account, quadrant_image: Path, context: Any
+) -> None:
+    request = request_for(quadrant_image, {"name": "centerpoint", "type": "BUILTIN"}, imageProcessorTileSize=256)
+    assert run(request, context)["feature_count"] == 16
+    request["imageProcessorTileSize"] = 512
+    result = run(request, context)
+    assert result["feature_count"] == 4
+    assert account.job("models")["tile_count"] == 4
 
 
 def test_flood_duplicates_across_overlapping_tiles_are_distilled(

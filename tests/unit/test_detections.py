@@ -313,3 +313,9 @@ def test_refinement_keeps_the_model_feature_id() -> None:
 def test_finalize_without_extras() -> None:
     (final,) = finalize_features([feature(imageBBox=[0, 0, 1, 1])], job_id="j", inference_dt="t")
     assert final["properties"] == {"imageBBox": [0, 0, 1, 1], "inferenceMetadata": {"jobId": "j", "inferenceDT": "t"}}
+
+
+def test_an_invalid_image_geometry_fails_its_tile_with_a_model_error() -> None:
+    broken = {"type": "Feature", "properties": {"imageGeometry": {"type": "Polygon", "coordinates": [1, 2, 3]}}}
+    with pytest.raises(ModelError, match="invalid imageGeometry"):
+        refine_tile_features([broken], TILE)

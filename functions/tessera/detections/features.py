@@ -67,6 +67,11 @@ def refine_tile_features(features: Iterable[Feature], tile: ImageRegion) -> list
             raise ModelError(f"feature {index} of tile {tile.region_key} has neither imageGeometry nor imageBBox")
         dx, dy = tile.col, tile.row
         if geometry is not None:
+            try:
+                shape(geometry)
+            except (ValueError, TypeError, KeyError, AttributeError, IndexError, shapely.errors.GEOSException) as err:
+                message = f"feature {index} of tile {tile.region_key} has an invalid imageGeometry: {err}"
+                raise ModelError(message) from None
             props["imageGeometry"] = {"type": geometry["type"], "coordinates": _shift(geometry["coordinates"], dx, dy)}
         if bbox is not None:
             minx, miny, maxx, maxy = (float(v) for v in bbox)
@@ -128,8 +133,15 @@ def geolocate_features(features: Sequence[Feature], model: SensorModel | None) -
     lon, lat = model.image_to_world(all_x, all_y)
     n = len(features)
     corner_lon, corner_lat = lon[n:].reshape(n, 4), lat[n:].reshape(n, 4)
+    finite = np.isfinite(lon) & np.isfinite(lat)
     for i, feature in enumerate(features):
         props = feature["properties"]
+        props["sensorModel"] = model.name
+        coordinates = shapely.get_coordinates(world[i])
+        if not (finite[i] and finite[n + 4 * i : n + 4 * i + 4].all() and np.isfinite(coordinates).all()):
+            feature["geometry"] = None  # outside the sensor model's domain (e.g. beyond the DEM)
+            props["geolocated"] = False
+            continue
         feature["geometry"] = mapping(world[i])
         feature["bbox"] = [
             float(corner_lon[i].min()),
@@ -139,7 +151,6 @@ def geolocate_features(features: Sequence[Feature], model: SensorModel | None) -
         ]
         props["center_longitude"] = float(lon[i])
         props["center_latitude"] = float(lat[i])
-        props["sensorModel"] = model.name
 
 
 def _box_geometry(feature: Feature) -> dict[str, Any]:

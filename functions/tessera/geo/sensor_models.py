@@ -102,6 +102,7 @@ class RPCSensorModel(_TransformerModel):
         options: dict[str, object] = {}
         if dem:
             options["RPC_DEM"] = dem
+            options["RPC_DEM_MISSING_VALUE"] = height or 0.0  # outside the DEM: this height, not NaN
         elif height is not None:
             options["RPC_HEIGHT"] = height
         super().__init__(RPCTransformer(rpcs, **options))

@@ -45,6 +45,20 @@ def _creation_options(tile: TileData, tile_format: str, compression: str) -> dic
     return {}
 
 
+def band_counts(tile_format: str, compression: str) -> set[int] | None:
+    """Band counts a tile format can carry (None: any). JPEG holds 1 or 3 bands, PNG 1 to 4.
+
+    Example:
+        >>> band_counts("JPEG", "NONE"), band_counts("GTIFF", "LZW")
+        ({1, 3}, None)
+    """
+    if tile_format == "JPEG" or compression == "JPEG":
+        return {1, 3}
+    if tile_format == "PNG":
+        return {1, 2, 3, 4}
+    return None
+
+
 def to_8bit(pixels: np.ndarray) -> np.ndarray:
     """Pixels scaled to uint8 for 8-bit-only formats, keeping the brightness order.
 

@@ -42,7 +42,8 @@ def _write_outputs(job: JobSpec, features: list[dict[str, Any]], services: Servi
 
 def aggregate_job(job: JobSpec, services: Services) -> dict[str, Any]:
     """Distill the job's features, write them to its outputs and record the job's final status."""
-    regions = services.regions.list(job.image_id)
+    # Only this run's regions: a re-submission with another ROI or tile size leaves older items behind.
+    regions = [r for r in services.regions.list(job.image_id) if r.get("run_id", "") == job.run_id]
     features: list[dict[str, Any]] = []
     for region in regions:
         if region.get("features_key") and region.get("region_status") != RequestStatus.FAILED.value:

@@ -71,6 +71,9 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     other regions go on; otherwise the whole job is marked FAILED and its status published.
     """
     message = error_message(event.get("error"))
+    if (event.get("error") or {}).get("Error") == "JobAlreadyRunningError":
+        # A duplicate execution: the running one owns the job's record; leave it alone.
+        return {"status": "DUPLICATE", "message": message}
     if isinstance(event.get("region"), list) and isinstance(event.get("job"), dict):
         job = JobSpec.model_validate(event["job"])
         region = ImageRegion.from_osml(event["region"])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from typing import Any
 
+from tessera.errors import InvalidRequestError
 from tessera.geo import sensor_model_for
-from tessera.imagery import image_info, open_image
+from tessera.imagery import band_counts, image_info, open_image
 from tessera.inference import detector_for
 from tessera.inference.sagemaker import choose_variant
 from tessera.pipeline.services import Services, gdal_credentials, model_session
@@ -51,6 +53,19 @@ def pin_variant(job: JobSpec, services: Services) -> JobSpec:
     return job.model_copy(update={"model_parameters": {**job.model_parameters, "TargetVariant": variant}})
 
 
+def check_tile_encoding(job: JobSpec, bands: int) -> None:
+    """Fail early when the image's bands do not fit the tile format an endpoint model asked for."""
+    if job.model_invoke_mode is ModelInvokeMode.BUILTIN:
+        return  # built-in models take the pixels as they are
+    allowed = band_counts(job.tile_format.value, job.tile_compression.value)
+    if allowed is not None and bands not in allowed:
+        raise InvalidRequestError(
+            f"imageProcessorTileFormat {job.tile_format.value} with compression {job.tile_compression.value} "
+            f"cannot carry this image's {bands} bands (it holds {sorted(allowed)}); use GTIFF or NITF",
+            field="imageProcessorTileFormat",
+        )
+
+
 def load_job(event: Any, services: Services) -> dict[str, Any]:
     """Start the job an event stands for and return the Map state's input.
 
@@ -58,6 +73,7 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
     bytes each), never pixels or features.
     """
     job, request_message = resolve_job(event, services)
+    job = job.model_copy(update={"run_id": uuid.uuid4().hex[:12]})
     services.jobs.start(job, request_message)
     services.status.publish(RequestStatus.STARTED, job.job_id, "job started", image_id=job.image_id)
     job = pin_variant(job, services)
@@ -66,6 +82,7 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
         info = image_info(dataset)
         model = sensor_model_for(dataset, **services.elevation)
         bounds = processing_bounds(dataset.width, dataset.height, model, job.roi_wkt)
+    check_tile_encoding(job, info.band_count)
     size = (job.tile_size, job.tile_size)
     overlap = (job.tile_overlap, job.tile_overlap)
     regions = generate_regions(bounds, (job.region_size, job.region_size), size, overlap)

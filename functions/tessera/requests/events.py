@@ -19,8 +19,6 @@ from tessera.errors import InvalidRequestError
 #: Reads an S3 object's bytes: ``(bucket, key) -> bytes``.
 ObjectReader = Callable[[str, str], bytes]
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg", ".jpeg")
-
 
 def is_s3_event(event: Any) -> bool:
     """True for an EventBridge "Object Created" event from S3."""

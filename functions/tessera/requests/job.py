@@ -68,6 +68,27 @@ class JobSpec(BaseModel):
     feature_properties: list[dict[str, Any]] = []
     outputs: list[OutputSpec]
     distillation: DistillationSpec = DistillationSpec()
+    run_id: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """What a tile's features depend on besides its pixels: model, parameters and tile encoding.
+
+        A re-submitted job reuses a tile's earlier features only when this is unchanged.
+        """
+        import hashlib
+        import json
+
+        basis = [
+            self.model_name,
+            self.model_invoke_mode.value,
+            self.model_parameters,
+            self.tile_size,
+            self.tile_overlap,
+            self.tile_format.value,
+            self.tile_compression.value,
+        ]
+        return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
     def image_id(self) -> str:
@@ -101,6 +122,11 @@ def job_spec_from_request(
         raise InvalidRequestError(
             f"imageProcessorTileOverlap ({tile_overlap}) must be smaller than imageProcessorTileSize ({tile_size})",
             field="imageProcessorTileOverlap",
+        )
+    if tile_size > region_size:
+        raise InvalidRequestError(
+            f"imageProcessorTileSize ({tile_size}) must not exceed the deployment's region size ({region_size})",
+            field="imageProcessorTileSize",
         )
     outputs = [_output_spec(o) for o in request.outputs] or [default_output]
     algorithm = request.distillation

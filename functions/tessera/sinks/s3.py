@@ -41,7 +41,10 @@ class S3GeoJSONSink:
             SinkError: naming the bucket and key when S3 refuses the write.
         """
         key = self.key_for(job_id)
-        body = json.dumps(feature_collection(features), separators=(",", ":")).encode()
+        try:
+            body = json.dumps(feature_collection(features), separators=(",", ":"), allow_nan=False).encode()
+        except ValueError as err:
+            raise SinkError(f"features for s3://{self.bucket}/{key} are not valid JSON: {err}") from None
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/geo+json")
         except (ClientError, BotoCoreError) as err:

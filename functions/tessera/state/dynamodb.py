@@ -16,7 +16,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
+from tessera.errors import JobAlreadyRunningError
 from tessera.requests import JobSpec
 from tessera.state.status import RequestStatus
 from tessera.tiling import ImageRegion
@@ -84,6 +86,8 @@ class Update:
     add: dict[str, int] = field(default_factory=dict)
     increment: dict[str, tuple[int, int]] = field(default_factory=dict)
     remove: list[str] = field(default_factory=list)
+    #: ``(expression, names, values)`` that must hold, e.g. ``("#s IN (:a, :b)", {"#s": ...}, {":a": ...})``.
+    condition: tuple[str, dict[str, str], dict[str, Any]] | None = None
 
     def apply(self, table: Table, key: dict[str, str], *, return_item: bool = False) -> dict[str, Any]:
         """Run the update; return the new item when asked."""
@@ -112,6 +116,11 @@ class Update:
         if self.remove:
             clauses.append("REMOVE " + ", ".join(name(k) for k in self.remove))
         kwargs: dict[str, Any] = {"ReturnValues": "ALL_NEW"} if return_item else {}
+        if self.condition is not None:
+            expression, condition_names, condition_values = self.condition
+            kwargs["ConditionExpression"] = expression
+            names.update(condition_names)
+            values.update({k: _storable(v) for k, v in condition_values.items()})
         response = table.update_item(
             Key=key,
             UpdateExpression=" ".join(clauses),
@@ -134,10 +143,15 @@ class JobTable:
         item = self.table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return plain(item) if item else None
 
-    def start(self, job: JobSpec, request: Mapping[str, Any]) -> None:
-        """Record a new (or re-submitted) job as STARTED with fresh counters."""
+    def start(self, job: JobSpec, request: Mapping[str, Any], *, stale_after_ms: int = 86_400_000) -> None:
+        """Record a new (or re-submitted) job as STARTED with fresh counters.
+
+        Raises:
+            JobAlreadyRunningError: when another execution is processing the same job id (its status is not
+                final and it was updated within ``stale_after_ms``, the state machine's timeout).
+        """
         start = now_ms()
-        Update(
+        update = Update(
             set={
                 "image_id": job.image_id,
                 "image_url": job.image_url,
@@ -161,7 +175,25 @@ class JobTable:
             },
             add={"submissions": 1},
             remove=["end_time", "message", "processing_duration"],
-        ).apply(self.table, {"job_id": job.job_id})
+            condition=(
+                "attribute_not_exists(#status) OR #status IN (:success, :partial, :failed) OR #updated < :stale",
+                {"#status": "job_status", "#updated": "last_updated_time"},
+                {
+                    ":success": RequestStatus.SUCCESS.value,
+                    ":partial": RequestStatus.PARTIAL.value,
+                    ":failed": RequestStatus.FAILED.value,
+                    ":stale": start - stale_after_ms,
+                },
+            ),
+        )
+        try:
+            update.apply(self.table, {"job_id": job.job_id})
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raise JobAlreadyRunningError(
+                f"job {job.job_id} is already running in another execution; it was not started twice"
+            ) from None
 
     def set_in_progress(self, job_id: str, *, region_count: int, tile_count: int, image: Mapping[str, Any]) -> None:
         """Record the split: region and tile counts and what the image is."""
@@ -225,10 +257,16 @@ class RegionTable:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def start(self, job: JobSpec, region: ImageRegion, total_tiles: int) -> dict[str, Any]:
-        """Record a region as STARTED (a retry or redrive counts in ``region_retry_count``); return the item."""
+        """Record a region as STARTED in this run of the job; return the item.
+
+        A retry or redrive counts in ``region_retry_count``. The tiles that succeeded before are kept for
+        reuse only if the job's fingerprint (model, parameters, tile encoding) is unchanged.
+        """
         start = now_ms()
         key = {"image_id": job.image_id, "region_id": region_id(region, job.job_id)}
-        item = Update(
+        previous = self.get(key["image_id"], key["region_id"]) or {}
+        reuse = previous.get("fingerprint") == job.fingerprint
+        update = Update(
             set={
                 "job_id": job.job_id,
                 "region_status": RequestStatus.STARTED.value,
@@ -242,11 +280,16 @@ class RegionTable:
                 "tile_overlap": [job.tile_overlap, job.tile_overlap],
                 "tile_format": job.tile_format.value,
                 "tile_compression": job.tile_compression.value,
+                "run_id": job.run_id,
+                "fingerprint": job.fingerprint,
             },
             set_if_absent={"succeeded_tiles": [], "succeeded_tile_count": 0},
             increment={"region_retry_count": (0, 1)},
-        ).apply(self.table, key, return_item=True)
-        return item
+        )
+        if not reuse:
+            update.set.update(succeeded_tiles=[], succeeded_tile_count=0, features_key="")
+            update.set_if_absent = {}
+        return update.apply(self.table, key, return_item=True)
 
     def complete(
         self,
@@ -296,6 +339,7 @@ class RegionTable:
                 "region_bounds": region.to_osml(),
                 "expire_time": end // 1000 + self.retention_seconds,
                 "processing_duration": seconds_between(current.get("start_time"), end),
+                "run_id": job.run_id,
             },
             set_if_absent={"start_time": end},
         ).apply(self.table, key)
