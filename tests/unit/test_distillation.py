@@ -110,3 +110,19 @@ def test_iou_threshold_of_the_spec_is_used() -> None:
 def test_no_features() -> None:
     assert distill_features([], DistillationSpec()) == []
     assert distill_features([], DistillationSpec(algorithm=DistillationAlgorithm.SOFT_NMS)) == []
+
+
+def test_soft_nms_rescores_only_the_distilled_class() -> None:
+    def feature(box: list[float], classes: list[dict[str, float | str]]) -> dict[str, object]:
+        return {"type": "Feature", "properties": {"imageBBox": box, "featureClasses": classes}}
+
+    features = [
+        feature([0, 0, 10, 10], [{"iri": "ship", "score": 0.9}, {"iri": "truck", "score": 0.3}]),
+        feature([1, 1, 11, 11], [{"iri": "ship", "score": 0.8}]),
+    ]
+    kept = distill_features(features, DistillationSpec(algorithm=DistillationAlgorithm.SOFT_NMS, sigma=0.5))
+    second = next(f for f in kept if f is features[1])
+    assert second["properties"]["featureClasses"][0]["rawScore"] == 0.8
+    assert second["properties"]["featureClasses"][0]["score"] < 0.8
+    first = features[0]["properties"]["featureClasses"]
+    assert first[1] == {"iri": "truck", "score": 0.3}, "the other class keeps its own score"

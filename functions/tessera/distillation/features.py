@@ -26,9 +26,10 @@ def distill_features(features: list[dict[str, Any]], spec: DistillationSpec) -> 
     if spec.algorithm is DistillationAlgorithm.SOFT_NMS:
         kept, new_scores = soft_nms(boxes, scores, spec.sigma, spec.skip_box_threshold, classes)
         for index, score in zip(kept.tolist(), new_scores.tolist(), strict=True):
-            for feature_class_entry in features[index]["properties"].get("featureClasses") or []:
-                feature_class_entry.setdefault("rawScore", feature_class_entry.get("score"))
-                feature_class_entry["score"] = score
+            for entry in features[index]["properties"].get("featureClasses") or []:
+                if entry.get("iri") == classes[index]:  # only the class that was distilled, as OSML does
+                    entry.setdefault("rawScore", entry.get("score"))
+                    entry["score"] = score
         return [features[i] for i in kept.tolist()]
     kept = nms(boxes, scores, spec.iou_threshold, classes)
     return [features[i] for i in kept.tolist()]

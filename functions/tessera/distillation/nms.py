@@ -1,9 +1,12 @@
 """Non-maximum suppression over a whole image, per class, with a spatial index.
 
-Only boxes that intersect can suppress each other, so the candidate pairs come from a shapely STRtree
-bulk query (O(n log n)) and their IoU is computed vectorized; the greedy pass then walks boxes by
-descending score over those pairs only. This replaces OSML's grouping by tile-stride cells and the
-quadratic ensemble-boxes kernels, and gives the same kept set as classic greedy NMS.
+Only boxes that intersect can suppress each other. Candidate pairs come from a uniform grid: with cells
+at least as large as a box, two intersecting boxes have their lower corners in the same or adjacent
+cells, so sorting boxes by (class, cell) and pairing neighbouring cells finds every intersecting pair in
+O(n log n). The few boxes larger than a cell are paired through a shapely STRtree instead. IoU is then
+computed vectorized and the greedy pass walks boxes by descending score over those pairs only. This
+replaces OSML's grouping by tile-stride cells and the quadratic ensemble-boxes kernels, and keeps
+exactly the boxes classic greedy NMS keeps.
 """
 
 from __future__ import annotations
@@ -25,19 +28,73 @@ def _pad_degenerate(boxes: FloatArray) -> FloatArray:
     return boxes
 
 
+def _pairs_between(
+    start_a: IntArray, count_a: IntArray, start_b: IntArray, count_b: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Every (a, b) with a in run ``[start_a, start_a + count_a)`` and b in the matching run, for all runs."""
+    sizes = count_a * count_b
+    total = int(sizes.sum())
+    if total == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    run = np.repeat(np.arange(len(sizes)), sizes)
+    offset = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return start_a[run] + offset // count_b[run], start_b[run] + offset % count_b[run]
+
+
+def _grid_pairs(boxes: FloatArray, labels: IntArray, cell: float) -> tuple[IntArray, IntArray]:
+    """Candidate pairs among boxes no larger than ``cell``: same or adjacent cells of the same class."""
+    cx = np.floor((boxes[:, 0] - boxes[:, 0].min()) / cell).astype(np.int64)
+    cy = np.floor((boxes[:, 1] - boxes[:, 1].min()) / cell).astype(np.int64)
+    height = int(cy.max()) + 3
+    width = int(cx.max()) + 3
+    keys = (labels * width + cx + 1) * height + cy + 1
+    order = np.argsort(keys, kind="stable")
+    cells, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    left, right = [], []
+    for dx, dy in ((0, 0), (0, 1), (1, -1), (1, 0), (1, 1)):
+        target = cells + dx * height + dy
+        found = np.searchsorted(cells, target)
+        hit = found < len(cells)
+        hit[hit] = cells[found[hit]] == target[hit]
+        a, b = _pairs_between(starts[hit], counts[hit], starts[found[hit]], counts[found[hit]])
+        if dx == 0 and dy == 0:
+            a, b = a[a < b], b[a < b]
+        left.append(order[a])
+        right.append(order[b])
+    return np.concatenate(left), np.concatenate(right)
+
+
+def _candidate_pairs(boxes: FloatArray, labels: IntArray) -> tuple[IntArray, IntArray]:
+    """Pairs ``(i, j)``, ``i < j``, of same-class boxes whose extents may intersect (a superset)."""
+    extent = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    typical, largest = float(np.quantile(extent, 0.99)), float(extent.max())
+    # One cell size for all unless a few boxes are far larger than the rest (they would crowd the cells).
+    cell = max(largest if largest <= 4 * typical else typical, 1e-6)
+    large = extent > cell
+    small = np.flatnonzero(~large)
+    i, j = _grid_pairs(boxes[small], labels[small], cell) if len(small) else (small, small)
+    i, j = small[i], small[j]
+    if large.any():
+        tree = shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]))
+        big = np.flatnonzero(large)
+        hits, others = tree.query(shapely.box(*boxes[big].T))
+        a, b = big[hits], others
+        keep = (a != b) & (labels[a] == labels[b]) & ~(large[b] & (b < a))  # each large-large pair once
+        i, j = np.concatenate([i, a[keep]]), np.concatenate([j, b[keep]])
+    return np.minimum(i, j), np.maximum(i, j)
+
+
 def overlapping_pairs(boxes: FloatArray, classes: npt.ArrayLike | None = None) -> tuple[IntArray, IntArray, FloatArray]:
     """Index pairs ``(i, j)`` with ``i < j`` of intersecting boxes of the same class, and their IoU."""
     boxes = _pad_degenerate(boxes)
     if len(boxes) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float64)
-    tree = shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]))
-    left, right = tree.query(tree.geometries, predicate="intersects")
-    keep = left < right
+    labels = np.zeros(len(boxes), dtype=np.int64)
     if classes is not None:
-        labels = np.asarray(classes)
-        keep &= labels[left] == labels[right]
-    i, j = left[keep].astype(np.int64), right[keep].astype(np.int64)
+        labels = np.unique(np.asarray(classes), return_inverse=True)[1].astype(np.int64).ravel()
+    i, j = _candidate_pairs(boxes, labels)
     a, b = boxes[i], boxes[j]
     iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
     ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
@@ -45,7 +102,8 @@ def overlapping_pairs(boxes: FloatArray, classes: npt.ArrayLike | None = None) -
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     iou = inter / (area_a + area_b - inter)
-    return i, j, iou
+    touching = inter > 0
+    return i[touching], j[touching], iou[touching]
 
 
 def _neighbours(n: int, i: IntArray, j: IntArray) -> tuple[IntArray, IntArray]:
@@ -78,15 +136,12 @@ def nms(
     indptr, indices = _neighbours(n, i[over], j[over])
     order = np.argsort(-score_array, kind="stable")
     suppressed = np.zeros(n, dtype=bool)
-    kept: list[int] = []
-    has_neighbours = indptr[1:] > indptr[:-1]
-    for index in order.tolist():
-        if suppressed[index]:
-            continue
-        kept.append(index)
-        if has_neighbours[index]:
+    # Only boxes with an over-threshold neighbour can suppress or be suppressed: walk just those.
+    contested = order[(indptr[1:] > indptr[:-1])[order]]
+    for index in contested.tolist():
+        if not suppressed[index]:
             suppressed[indices[indptr[index] : indptr[index + 1]]] = True
-    return np.asarray(kept, dtype=np.int64)
+    return order[~suppressed[order]].astype(np.int64)
 
 
 def soft_nms(
