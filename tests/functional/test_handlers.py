@@ -282,3 +282,13 @@ def test_bands_a_tile_format_cannot_carry_fail_the_job_early(account: Account, d
     request["imageProcessor"] = {"name": "http://127.0.0.1:9/invocations", "type": "HTTP_ENDPOINT"}
     with pytest.raises(InvalidRequestError, match=r"imageProcessorTileFormat JPEG .* 4 bands"):
         load_image.handler(request, context)
+
+
+def test_tiles_too_small_for_a_region_item_fail_with_the_field_named(
+    account: Account, rgb_byte: Path, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.pipeline import load
+
+    monkeypatch.setattr(load, "MAX_TILES_PER_REGION", 10)
+    with pytest.raises(InvalidRequestError, match=r"imageProcessorTileSize 128 gives \d+ tiles per region"):
+        load_image.handler(image_request(rgb_byte, imageProcessorTileSize=128, imageProcessorTileOverlap=0), context)

@@ -145,3 +145,10 @@ def test_roi_through_an_rpc_model(data_file: Callable[[str], Path]) -> None:
     # the RPC round trip is good to ~0.02 px, so the half-pixel corners round to the same pixels (±1 for safety)
     assert abs(bounds.col - 200) <= 1 and abs(bounds.row - 100) <= 1
     assert abs(bounds.col + bounds.width - 501) <= 1 and abs(bounds.row + bounds.height - 401) <= 1
+
+
+def test_a_continent_sized_roi_is_clipped_to_the_footprint_first(landsat: rasterio.io.DatasetReader) -> None:
+    model = AffineSensorModel(landsat.transform, landsat.crs)
+    roi = polygon_wkt([(-179.0, -80.0), (179.0, -80.0), (179.0, 80.0), (-179.0, 80.0)])
+    bounds = processing_bounds(landsat.width, landsat.height, model, roi)
+    assert bounds == ImageRegion(0, 0, landsat.width, landsat.height)

@@ -53,6 +53,10 @@ def pin_variant(job: JobSpec, services: Services) -> JobSpec:
     return job.model_copy(update={"model_parameters": {**job.model_parameters, "TargetVariant": variant}})
 
 
+#: A region item lists its tiles (~28 bytes each) and must stay under DynamoDB's 400 KB item limit.
+MAX_TILES_PER_REGION = 10_000
+
+
 def check_tile_encoding(job: JobSpec, bands: int) -> None:
     """Fail early when the image's bands do not fit the tile format an endpoint model asked for."""
     if job.model_invoke_mode is ModelInvokeMode.BUILTIN:
@@ -86,7 +90,14 @@ def load_job(event: Any, services: Services) -> dict[str, Any]:
     size = (job.tile_size, job.tile_size)
     overlap = (job.tile_overlap, job.tile_overlap)
     regions = generate_regions(bounds, (job.region_size, job.region_size), size, overlap)
-    tiles = sum(len(generate_tiles(region, size, overlap)) for region in regions)
+    per_region = [len(generate_tiles(region, size, overlap)) for region in regions]
+    tiles = sum(per_region)
+    if per_region and max(per_region) > MAX_TILES_PER_REGION:
+        raise InvalidRequestError(
+            f"imageProcessorTileSize {job.tile_size} gives {max(per_region)} tiles per region (at most "
+            f"{MAX_TILES_PER_REGION}: each region records its tiles in one table item); use larger tiles",
+            field="imageProcessorTileSize",
+        )
     services.jobs.set_in_progress(
         job.job_id,
         region_count=len(regions),

@@ -127,7 +127,7 @@ class ImageRequest(_Message):
     tile_format: TileFormat = Field(default=TileFormat.NITF, alias="imageProcessorTileFormat")
     tile_compression: TileCompression = Field(default=TileCompression.NONE, alias="imageProcessorTileCompression")
     image_read_role: str | None = Field(default=None, alias="imageReadRole", pattern=r"^arn:")
-    region_of_interest: str | None = Field(default=None, alias="regionOfInterest")
+    region_of_interest: str | None = Field(default=None, alias="regionOfInterest", max_length=100_000)
     feature_properties: list[dict[str, Any]] = Field(default_factory=list, alias="featureProperties")
     post_processing: list[PostProcessingStep] = Field(default_factory=list, alias="postProcessing")
 

@@ -30,7 +30,19 @@ def processing_bounds(width: int, height: int, model: SensorModel | None, roi_wk
         raise RegionOfInterestError(
             "regionOfInterest cannot be applied: the image has no geotransform, RPC or GCPs to project it with"
         )
-    roi = shapely.segmentize(shapely_wkt.loads(roi_wkt), 0.001)
+    # Clip the ROI to the image's footprint in lon/lat first: a sensor model is only valid near its image,
+    # and projecting far-away vertices (a continent-sized ROI) through it would give nonsense or infinity.
+    edge = np.linspace(0.0, 1.0, 33)
+    xs = np.concatenate([edge * width, np.full(33, width), (1 - edge) * width, np.zeros(33)])
+    ys = np.concatenate([np.zeros(33), edge * height, np.full(33, height), (1 - edge) * height])
+    foot_lon, foot_lat = model.image_to_world(xs, ys)
+    footprint_lonlat = shapely.make_valid(shapely.Polygon(np.column_stack([foot_lon, foot_lat])))
+    roi = shapely_wkt.loads(roi_wkt)
+    if np.isfinite(foot_lon).all() and np.isfinite(foot_lat).all():
+        roi = roi.intersection(footprint_lonlat)
+        if roi.is_empty:
+            raise RegionOfInterestError("regionOfInterest does not intersect the image")
+    roi = shapely.segmentize(roi, 0.001)
     lonlat = shapely.get_coordinates(roi)
     x, y = model.world_to_image(lonlat[:, 0], lonlat[:, 1])
     finite = np.isfinite(x) & np.isfinite(y)
