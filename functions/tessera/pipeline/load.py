@@ -14,11 +14,12 @@ from tessera.inference.sagemaker import choose_variant
 from tessera.pipeline.services import Services, gdal_credentials, model_session
 from tessera.requests import JobSpec, ModelInvokeMode, job_spec_from_request, parse_image_request
 from tessera.requests.events import request_from_event
+from tessera.requests.image_request import Validator
 from tessera.state import RequestStatus
 from tessera.tiling import generate_regions, generate_tiles, processing_bounds
 
 
-def resolve_job(event: Any, services: Services) -> tuple[JobSpec, dict[str, Any]]:
+def resolve_job(event: Any, services: Services, validate: Validator | None = None) -> tuple[JobSpec, dict[str, Any]]:
     """The validated job an event stands for, and the request message it came from."""
     settings = services.settings
     if isinstance(event, dict) and set(event) == {"input"}:
@@ -29,7 +30,7 @@ def resolve_job(event: Any, services: Services) -> tuple[JobSpec, dict[str, Any]
         request_prefix=settings.request_prefix,
         default_model=settings.default_model,
     )
-    request = parse_image_request(request_message)
+    request = parse_image_request(request_message, validate)
     job = job_spec_from_request(
         request,
         default_tile_size=settings.tile_size,
@@ -70,13 +71,13 @@ def check_tile_encoding(job: JobSpec, bands: int) -> None:
         )
 
 
-def load_job(event: Any, services: Services) -> dict[str, Any]:
+def load_job(event: Any, services: Services, validate: Validator | None = None) -> dict[str, Any]:
     """Start the job an event stands for and return the Map state's input.
 
     The reply carries the job, the processing bounds and the regions as pixel rectangles (a few dozen
     bytes each), never pixels or features.
     """
-    job, request_message = resolve_job(event, services)
+    job, request_message = resolve_job(event, services, validate)
     job = job.model_copy(update={"run_id": uuid.uuid4().hex[:12]})
     services.jobs.start(job, request_message)
     services.status.publish(RequestStatus.STARTED, job.job_id, "job started", image_id=job.image_id)

@@ -15,6 +15,7 @@ Choices where OSML's docs and code disagree (documented in docs/image-request.md
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -214,8 +215,15 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "request"
 
 
-def parse_image_request(data: Any) -> ImageRequest:
+Validator = Callable[[dict[str, Any]], ImageRequest]
+
+
+def parse_image_request(data: Any, validate: Validator | None = None) -> ImageRequest:
     """Validate an OSML ImageRequest message.
+
+    ``validate`` runs the model over the message (the Lambda handler passes Powertools' Parser); by
+    default it is pydantic's ``ImageRequest.model_validate``. Either way, pydantic's errors become one
+    :class:`InvalidRequestError`.
 
     Raises:
         InvalidRequestError: naming every bad field, e.g. ``imageProcessorTileSize: Input should be
@@ -229,7 +237,7 @@ def parse_image_request(data: Any) -> ImageRequest:
     if not isinstance(data, dict):
         raise InvalidRequestError(f"the image request must be a JSON object, got {type(data).__name__}")
     try:
-        return ImageRequest.model_validate(data)
+        return (validate or ImageRequest.model_validate)(data)
     except ValidationError as err:
         problems = []
         first_field = None
