@@ -32,6 +32,9 @@ class TesseraConfig:
         distributed_map_concurrency: regions processed at once by the Distributed Map (jobs with more than
             ``inline_region_limit`` regions); keep it within the account's Lambda concurrency.
         tile_workers: model calls in flight per region for endpoint models.
+        model_image_uri: an ECR image with the SageMaker container contract; when set, the stack deploys it
+            as a SageMaker endpoint (output ``ModelEndpointName``).
+        model_instance_type: the endpoint's instance type.
         elevation_model: DEM GeoTIFF (``s3://bucket/key`` or a path) for RPC geolocation; "" uses height 0.
         region_status: publish every region's status to the status topic too (OSML's region topic).
         inline_region_limit: jobs with more regions use the Distributed Map (region list in S3).
@@ -54,6 +57,8 @@ class TesseraConfig:
     functions_dir: str = "functions"
     region_memory_mb: int = 3008
     tile_workers: int = 4
+    model_image_uri: str = ""
+    model_instance_type: str = "ml.m5.xlarge"
     aggregate_memory_mb: int = 10240
     distributed_map_concurrency: int = 100
     inline_region_limit: int = 1000

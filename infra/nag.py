@@ -80,6 +80,15 @@ def acknowledge_findings(stack: TesseraStack) -> None:
             f"IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket}/*]",
             f"Jobs write their FeatureCollection under job-specific keys in the configured output bucket {bucket}.",
         )
+    if stack.model_endpoint is not None:
+        role = stack.model_endpoint.role
+        _ack(role, "IAM5[Resource::*]", "ecr:GetAuthorizationToken supports no resource-level permissions.")
+        _ack(
+            role,
+            "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"
+            "Endpoints/*]",
+            "SageMaker names the endpoint's log groups after the endpoint, known only once deployed.",
+        )
     machine = pipeline.state_machine
     machine_id = _logical_id(stack, machine.state_machine_arn)
     executions = f'execution:{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}'

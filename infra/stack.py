@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import TesseraConfig
-from infra.constructs import ImagePipeline, ImageryBuckets, PythonLayers, RequestQueue, TrackingTables
+from infra.constructs import ImagePipeline, ImageryBuckets, ModelEndpoint, PythonLayers, RequestQueue, TrackingTables
 from infra.nag import acknowledge_findings
 
 
@@ -39,4 +39,10 @@ class TesseraStack(Stack):
             "ImageRequestQueueUrl": self.requests.queue.queue_url,
         }.items():
             CfnOutput(self, name, value=value)
+        self.model_endpoint: ModelEndpoint | None = None
+        if config.model_image_uri:
+            self.model_endpoint = ModelEndpoint(
+                self, "Models", image_uri=config.model_image_uri, instance_type=config.model_instance_type
+            )
+            CfnOutput(self, "ModelEndpointName", value=self.model_endpoint.endpoint_name)
         acknowledge_findings(self)

@@ -3,6 +3,8 @@
     tessera run IMAGE [--request FILE.json] [--model NAME] [--tile-size N] [--out DIR]
     tessera synth [--out FILE]
     tessera serve-model [--port 8080] [--default-model NAME]
+    tessera demo-scene OUT_DIR [--seed N] [--size N] [--bits 8|16]
+    tessera evaluate FEATURES.geojson TRUTH.geojson [--image IMG --quicklook OUT.png] [--out REPORT.json]
 
 ``run`` synthesizes the CDK app, starts the emulator, uploads IMAGE to the emulated image bucket (or
 puts the request JSON under the request prefix), and waits for the state machine while it shows the
@@ -115,6 +117,83 @@ def serve_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_scene(args: argparse.Namespace) -> int:
+    """The ``demo-scene`` command: a synthetic scene with ground truth (GeoTIFF, NITF with RPCs, GeoJSON)."""
+    from tessera.synthetic import SceneConfig, generate_scene, write_scene
+
+    started = time.monotonic()
+    config = SceneConfig(size=args.size, seed=args.seed, bits=args.bits)
+    scene = generate_scene(config)
+    paths = write_scene(scene, args.out_dir)
+    truth = json.loads(paths["truth"].read_text())["scene"]
+    print(
+        f"Scene {config.size}x{config.size} px, seed {config.seed}, {config.bits}-bit, {len(scene.ships)} ships, "
+        f"NITF RPC fit within {truth['rpc_max_error_m']:.3f} m, {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
+    print(json.dumps({key: str(path) for key, path in paths.items()}, indent=2))
+    return 0
+
+
+def _print_accuracy(report: dict[str, Any], run_summary: dict[str, Any] | None) -> None:
+    if run_summary:
+        print(
+            f"Job {run_summary.get('job_id')}: {run_summary.get('status')}  regions {run_summary.get('regions')}  "
+            f"tiles {run_summary.get('tiles')}  features {run_summary.get('features')}  "
+            f"run time {run_summary.get('seconds')} s"
+        )
+    geolocation, position = report["geolocation_error_m"], report["position_error_m"]
+    print(
+        f"Accuracy at IoU {report['iou_threshold']}: precision {report['precision']:.3f}  "
+        f"recall {report['recall']:.3f}  F1 {report['f1']:.3f}  (TP {report['true_positives']}, "
+        f"FP {report['false_positives']}, FN {report['false_negatives']} of {report['truth']} ships; "
+        f"mean IoU {report['mean_iou']})"
+    )
+    if geolocation["mean"] is not None:
+        print(
+            f"Mean geolocation error: {geolocation['mean']:.3f} m (max {geolocation['max']:.3f} m over "
+            f"{report['geolocation_points']} vertices and centres: pipeline lon/lat vs the exact transformation)"
+        )
+    if position["mean"] is not None:
+        print(
+            f"Position error of matched ships: mean {position['mean']:.3f} m, max {position['max']:.3f} m "
+            "(detection centre vs truth centre; includes the detector's localisation)"
+        )
+    print(
+        f"Duplicate pairs: {report['duplicate_pairs']} with IoU > {report['duplicate_iou']}, "
+        f"{report['partial_duplicate_pairs']} partial (one covers more than half of the other)"
+    )
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """The ``evaluate`` command: accuracy of a features GeoJSON against ground truth, and a quicklook."""
+    from tessera.evaluation.accuracy import evaluate_files, load_features, quicklook
+
+    for path in (args.features, args.truth):
+        if not Path(path).is_file():
+            print(f"tessera: no such file: {path}", file=sys.stderr)
+            return 2
+    report = evaluate_files(args.features, args.truth, iou_threshold=args.iou, duplicate_iou=args.duplicate_iou)
+    run_summary = json.loads(Path(args.run).read_text()) if args.run else None
+    if run_summary:
+        report["run"] = {k: run_summary.get(k) for k in ("job_id", "status", "regions", "tiles", "features", "seconds")}
+    if args.quicklook:
+        if not args.image:
+            print("tessera: --quicklook needs --image", file=sys.stderr)
+            return 2
+        detections, _ = load_features(args.features)
+        truths, _ = load_features(args.truth)
+        report["quicklook"] = str(quicklook(args.image, detections, truths, args.quicklook, iou_threshold=args.iou))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    _print_accuracy(report, run_summary)
+    for key, label in (("out", "Report"), ("quicklook", "Quicklook")):
+        if getattr(args, key):
+            print(f"{label}: {getattr(args, key)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tessera`` command."""
     parser = argparse.ArgumentParser(prog="tessera", description="Run Tessera's pipeline on this machine.")
@@ -141,6 +220,31 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=8080)
     serve_parser.add_argument("--default-model", default=None, help="model used when a request selects none")
     serve_parser.set_defaults(func=serve_model)
+    scene_parser = commands.add_parser("demo-scene", help="generate a synthetic scene with ships and ground truth")
+    scene_parser.add_argument("out_dir", help="folder for scene.tif, scene.ntf, truth.geojson and request.json")
+    scene_parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    scene_parser.add_argument(
+        "--size", type=int, default=3000, help="width and height in pixels (default: %(default)s)"
+    )
+    scene_parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="8-bit, or 12-bit in uint16")
+    scene_parser.set_defaults(func=demo_scene)
+    eval_parser = commands.add_parser("evaluate", help="accuracy of detections against ground truth")
+    eval_parser.add_argument("features", help="the features GeoJSON a run wrote")
+    eval_parser.add_argument("truth", help="the ground truth GeoJSON (tessera demo-scene's truth.geojson)")
+    eval_parser.add_argument("--image", help="the image, for the quicklook")
+    eval_parser.add_argument(
+        "--quicklook", help="write a PNG: truth green, matched red, false alarms yellow, missed magenta"
+    )
+    eval_parser.add_argument("--out", help="write the report JSON here")
+    eval_parser.add_argument("--run", help="the JSON summary `tessera run` printed, to show with the accuracy")
+    eval_parser.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default: %(default)s)")
+    eval_parser.add_argument(
+        "--duplicate-iou",
+        type=float,
+        default=0.75,
+        help="IoU above which two features are duplicates (default: %(default)s)",
+    )
+    eval_parser.set_defaults(func=evaluate)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

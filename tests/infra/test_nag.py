@@ -55,3 +55,17 @@ def test_configured_output_buckets_and_roles_are_granted_and_pass_nag(tmp_path: 
     )
     assert any(s["Action"] == "s3:PutObject" and "team-a-results" in json.dumps(s["Resource"]) for s in statements)
     assert stack.config.output_bucket_names == "team-a-results"
+
+
+def test_a_model_image_deploys_a_sagemaker_endpoint_that_passes_nag(tmp_path: Path) -> None:
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tessera-models:1.0"
+    context = cdk_context(tmp_path, **{"tessera:modelImageUri": image})
+    app = cdk.App(context=context, outdir=str(tmp_path / "cdk.out"))
+    TesseraStack(app, "TesseraStack", config=TesseraConfig.from_context(app.node))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    template = app.synth().get_stack_by_name("TesseraStack").template
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint"} <= kinds
+    (model,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]
+    assert model["Properties"]["PrimaryContainer"]["Image"] == image
+    assert "ModelEndpointName" in template["Outputs"]
