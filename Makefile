@@ -19,7 +19,7 @@ export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 export JSII_NODE := $(CURDIR)/node_modules/.bin/node
 
-DEMO_IMAGE ?= $(firstword $(wildcard ../shared/data/rasterio/RGB.byte.tif tests/data/RGB.byte.tif))
+DEMO_IMAGE ?=
 DEMO_OUT ?= demo-output
 PYTEST_ARGS ?=
 
@@ -62,10 +62,26 @@ test: lint synth
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not e2e" -n 2 $(PYTEST_ARGS)
 
+# Without DEMO_IMAGE: a synthetic scene with ships and its ground truth (DEMO_SEED, DEMO_SIZE), run through
+# the pipeline with the CFAR detector (tiles overlapping by more than the largest ship, from the scene's
+# request.json), then scored against the truth: $(DEMO_OUT)/accuracy.json and quicklook.png.
+DEMO_SEED ?= 7
+DEMO_SIZE ?= 3000
 demo: install
-	@if [ -z "$(DEMO_IMAGE)" ]; then echo "no demo image: set DEMO_IMAGE=/path/to/image.tif" >&2; exit 1; fi
+ifeq ($(strip $(DEMO_IMAGE)),)
+	@mkdir -p $(DEMO_OUT)
+	$(BIN)/tessera demo-scene $(DEMO_OUT)/scene --seed $(DEMO_SEED) --size $(DEMO_SIZE) > /dev/null
+	$(BIN)/tessera run $(DEMO_OUT)/scene/scene.ntf --request $(DEMO_OUT)/scene/request.json --model cfar \
+		--out $(DEMO_OUT) > $(DEMO_OUT)/run.json || { cat $(DEMO_OUT)/run.json; exit 1; }
+	@echo
+	@$(BIN)/tessera evaluate "$$($(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["files"]["features"])' \
+		< $(DEMO_OUT)/run.json)" $(DEMO_OUT)/scene/truth.geojson --run $(DEMO_OUT)/run.json \
+		--image $(DEMO_OUT)/scene/scene.tif --quicklook $(DEMO_OUT)/quicklook.png --out $(DEMO_OUT)/accuracy.json
+	@echo "Results written to $(DEMO_OUT)/"
+else
 	$(BIN)/tessera run $(DEMO_IMAGE) --out $(DEMO_OUT)
 	@echo "Results written to $(DEMO_OUT)/"
+endif
 
 bench: install
 	$(BIN)/pip install --quiet -r requirements-bench.txt -c requirements-lock.txt

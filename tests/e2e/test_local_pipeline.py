@@ -178,3 +178,19 @@ def test_invalid_queue_message_fails_the_job_naming_the_field(pipeline: LocalPip
     assert run.execution_status == "FAILED"
     message = (run.job or {}).get("message", "")
     assert "imageUrls" in message and "imageProcessor.name" in message
+
+
+def test_an_image_replaced_under_the_same_key_is_read_anew(
+    pipeline: LocalPipeline, rgb_byte: Path, tmp_path: Path
+) -> None:
+    """Warm workers must not serve a replaced object from GDAL's /vsis3 cache."""
+    small = tmp_path / "small.tif"
+    with rasterio.open(rgb_byte) as src:
+        profile = {**src.profile, "width": 300, "height": 200}
+        with rasterio.open(small, "w", **profile) as dst:
+            dst.write(src.read(window=((0, 200), (0, 300))))
+    key = "images/replaced.tif"
+    first = pipeline.wait(pipeline.upload_image(rgb_byte, key=key))
+    second = pipeline.wait(pipeline.upload_image(small, key=key))
+    assert (first.job or {})["image"]["width"] == 791
+    assert (second.job or {})["image"]["width"] == 300

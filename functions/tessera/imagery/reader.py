@@ -37,9 +37,13 @@ def open_image(url: str, **env_options: str) -> Iterator[DatasetReader]:
     Raises:
         ImageReadError: when GDAL cannot open the image, with GDAL's reason.
     """
-    with rasterio.Env(**GDAL_S3_OPTIONS, **env_options):
+    path = gdal_path(url)
+    # GDAL's process-wide /vsis3 cache outlives an invocation in a warm Lambda: without this, an object
+    # replaced under the same key would be read as it was.
+    fresh = {"CPL_VSIL_CURL_NON_CACHED": path} if path.startswith("/vsis3/") else {}
+    with rasterio.Env(**GDAL_S3_OPTIONS, **fresh, **env_options):
         try:
-            dataset = rasterio.open(gdal_path(url))
+            dataset = rasterio.open(path)
         except RasterioIOError as err:
             raise ImageReadError(f"cannot open image {url}: {err}", image_url=url) from None
         with dataset:

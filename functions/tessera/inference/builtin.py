@@ -149,8 +149,13 @@ class FailureDetector:
         return [_feature({"type": "Polygon", "coordinates": [polygon]}, box, "test_object", 1.0)]
 
 
-BUILTIN_MODELS: dict[str, type[CenterPointDetector] | type[FloodDetector] | type[FailureDetector]] = {
+from tessera.inference.cfar import CFARDetector  # noqa: E402  (cfar reads custom_attributes from this module)
+
+BUILTIN_MODELS: dict[
+    str, type[CenterPointDetector] | type[FloodDetector] | type[FailureDetector] | type[CFARDetector]
+] = {
     "centerpoint": CenterPointDetector,
     "flood": FloodDetector,
     "failure": FailureDetector,
+    "cfar": CFARDetector,
 }
