@@ -268,13 +268,20 @@ def test_centerpoint_on_a_rectangular_tile() -> None:
     assert feature["properties"]["imageBBox"] == pytest.approx([160.0, 40.0, 240.0, 60.0], abs=1e-9)
 
 
-def test_centerpoint_segmentation_is_a_closed_hexagon_inside_the_box() -> None:
+def test_centerpoint_segmentation_is_osmls_closed_hexagon_inside_the_box() -> None:
     detector = CenterPointDetector({"CustomAttributes": "model_selection=centerpoint,segmentation=true"})
     (feature,) = detector.detect(centerpoint_tile(512, 512))
     geometry = feature["properties"]["imageGeometry"]
     assert geometry["type"] == "Polygon"
     (ring,) = geometry["coordinates"]
-    assert len(ring) == 7 and ring[0] == ring[-1]
+    # OSML's test model: matplotlib's 6-vertex CirclePolygon (closed), its first vertex appended again,
+    # mapped to ((v + 1) / 2) * 0.1 * size + centre and rounded to 4 decimals
+    assert len(ring) == 8 and ring[0] == ring[-1] == ring[-2] == [281.6, 284.16]
+    assert feature["properties"]["modelMetadata"] == {
+        "modelName": "centerpoint",
+        "ontologyName": "centerpoint",
+        "ontologyVersion": "1.0.0",
+    }
     minx, miny, maxx, maxy = feature["properties"]["imageBBox"]
     assert all(minx - 1e-9 <= x <= maxx + 1e-9 and miny - 1e-9 <= y <= maxy + 1e-9 for x, y in ring)
 

@@ -66,8 +66,32 @@ def _feature(geometry: dict[str, Any], bbox: list[float], iri: str, score: float
     }
 
 
+CENTERPOINT_METADATA = {"modelName": "centerpoint", "ontologyName": "centerpoint", "ontologyVersion": "1.0.0"}
+
+
+def osml_center_polygon(width: int, height: int, fraction: float = BBOX_PERCENTAGE) -> list[list[float]]:
+    """OSML's segmentation polygon: its 6-vertex circle, closing vertex repeated, with its exact arithmetic.
+
+    Example:
+        >>> osml_center_polygon(512, 512)[:2]
+        [[281.6, 284.16], [279.383, 282.88]]
+    """
+    angles = [2 * math.pi / 6 * k + math.pi / 2 for k in range(7)]
+    circle = [(fraction * math.cos(a), fraction * math.sin(a)) for a in angles]
+    circle.append(circle[0])
+    scale_x, scale_y = fraction * width, fraction * height
+    return [
+        [round((x + 1) / 2 * scale_x + width / 2, 4), round((y + 1) / 2 * scale_y + height / 2, 4)] for x, y in circle
+    ]
+
+
 class CenterPointDetector:
-    """One detection per tile at its centre (OSML's ``centerpoint``)."""
+    """One detection per tile at its centre (OSML's ``centerpoint``).
+
+    The box, class, score, ``modelMetadata`` and the optional segmentation polygon are OSML's. One
+    difference: without segmentation OSML's ``imageGeometry`` is the point (0, 0), the tile's corner,
+    which geolocates every detection to a tile corner; here it is the tile's centre, where the box is.
+    """
 
     name = "centerpoint"
 
@@ -81,9 +105,10 @@ class CenterPointDetector:
         dx, dy = BBOX_PERCENTAGE * width, BBOX_PERCENTAGE * height
         geometry: dict[str, Any] = {"type": "Point", "coordinates": [cx, cy]}
         if self.segmentation:
-            ring = [[cx + dx * math.cos(a), cy + dy * math.sin(a)] for a in np.linspace(0, 2 * math.pi, 7)[:-1]]
-            geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
-        return [_feature(geometry, [cx - dx, cy - dy, cx + dx, cy + dy], "sample_object", 1.0)]
+            geometry = {"type": "Polygon", "coordinates": [osml_center_polygon(width, height)]}
+        feature = _feature(geometry, [cx - dx, cy - dy, cx + dx, cy + dy], "sample_object", 1.0)
+        feature["properties"]["modelMetadata"] = dict(CENTERPOINT_METADATA)
+        return [feature]
 
 
 class FloodDetector:
