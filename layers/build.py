@@ -8,6 +8,9 @@ Layers (one directory each under ``--out``, laid out the way Lambda mounts them 
   import.
 * ``powertools``: aws-lambda-powertools with the parser (pydantic) and tracer (aws-xray-sdk) extras.
   boto3/botocore are not bundled; the runtime provides them.
+* ``onnx``: onnxruntime alone (the ``onnx`` built-in model); numpy comes from the gdal layer. Only the
+  region and load functions attach it. Its tools, transformers, quantization, datasets and backend
+  packages (offline tooling that imports onnx, sympy, packaging...) are pruned.
 
 Each ``layers/NAME/requirements.txt`` pins the complete dependency closure, and it is installed with
 ``pip install --no-deps --only-binary=:all: --platform manylinux_2_28_<arch> --platform manylinux2014_<arch>``
@@ -24,11 +27,13 @@ temporary apt configuration. ``--expat-lib`` supplies a file instead.
 A layer is rebuilt only if its stamp (``OUT/.stamps/NAME.json``: requirements hash, Python version, platform,
 recipe version) changed. The script ends with a size table of the unzipped layers plus the function code
 (``functions/``) and fails if the total exceeds Lambda's 250 MB unzipped limit for a function and its layers.
+The total counts every layer, which is what the region and load functions attach (gdal + powertools + onnx);
+the other functions attach gdal + powertools only, a subset.
 
 Usage::
 
     .venv/bin/python layers/build.py [--out layers/build] [--python-version 3.13] [--platform x86_64|arm64]
-                                     [--only gdal|powertools] [--check-only]
+                                     [--only gdal|powertools|onnx] [--check-only]
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAYERS_SRC = REPO_ROOT / "layers"
 DEFAULT_OUT = LAYERS_SRC / "build"
 DEFAULT_FUNCTIONS_DIR = REPO_ROOT / "functions"
-LAYER_NAMES: tuple[str, ...] = ("gdal", "powertools")
+LAYER_NAMES: tuple[str, ...] = ("gdal", "powertools", "onnx")
 
 #: Lambda's limit on the unzipped size of a function plus all its layers ("250 MB" = 262,144,000 bytes).
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
@@ -79,7 +84,19 @@ BULLSEYE_SOURCES = (
 #: Directories removed wherever they occur in a layer's python/ tree.
 PRUNE_DIR_NAMES = frozenset({"__pycache__", "tests"})
 #: Paths (relative to python/) removed if present.
-PRUNE_PATHS = ("numpy/f2py", "numpy/_pyinstaller", "numpy/_core/include", "numpy/_core/lib")
+PRUNE_PATHS = (
+    "numpy/f2py",
+    "numpy/_pyinstaller",
+    "numpy/_core/include",
+    "numpy/_core/lib",
+    # onnxruntime's offline tooling: not imported by ``import onnxruntime`` or an InferenceSession
+    "onnxruntime/tools",
+    "onnxruntime/transformers",
+    "onnxruntime/quantization",
+    "onnxruntime/datasets",
+    "onnxruntime/backend",
+    "bin/onnxruntime_test",
+)
 #: File suffixes removed: type stubs and Cython sources/headers.
 PRUNE_SUFFIXES = (".pyi", ".pyx", ".pxd", ".pxi")
 #: dist-info files dropped; METADATA, licences and entry points are kept (they are small).
@@ -512,7 +529,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
         prog="layers/build.py",
-        description="Build the Tessera Lambda layers (gdal, powertools) from manylinux wheels.",
+        description="Build the Tessera Lambda layers (gdal, powertools, onnx) from manylinux wheels.",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="output directory (default: layers/build)"

@@ -1,4 +1,4 @@
-"""The Lambda layers built by ``layers/build.py``: GDAL (rasterio, shapely, numpy, libexpat) and Powertools."""
+"""The Lambda layers built by ``layers/build.py``: GDAL (rasterio, shapely, numpy, libexpat), Powertools, ONNX."""
 
 from __future__ import annotations
 
@@ -9,17 +9,22 @@ from constructs import Construct
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.X86_64
+#: The folders under ``layers_dir`` (the layers ``layers/build.py`` builds).
+LAYER_NAMES = ("gdal", "powertools", "onnx")
 
 
 class PythonLayers(Construct):
-    """One LayerVersion per built layer folder (``<layers_dir>/gdal``, ``<layers_dir>/powertools``).
+    """One LayerVersion per built layer folder (``<layers_dir>/gdal``, ``/powertools``, ``/onnx``).
+
+    Every function attaches :attr:`all` (gdal, powertools); the functions that run or check models inside
+    Lambda (load, region) add :attr:`onnx`, whose onnxruntime uses the gdal layer's numpy.
 
     The folders are asset paths, so tests can point them at empty stand-ins and skip copying 130 MB.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, layers_dir: Path) -> None:
         super().__init__(scope, construct_id)
-        missing = [name for name in ("gdal", "powertools") if not (layers_dir / name).is_dir()]
+        missing = [name for name in LAYER_NAMES if not (layers_dir / name).is_dir()]
         if missing:
             raise FileNotFoundError(f"layer folders {missing} are missing under {layers_dir}: run `make layers` first")
         self.gdal = lambda_.LayerVersion(
@@ -38,8 +43,16 @@ class PythonLayers(Construct):
             compatible_architectures=[ARCHITECTURE],
             description="Powertools for AWS Lambda with parser and tracer (layers/powertools/requirements.txt)",
         )
+        self.onnx = lambda_.LayerVersion(
+            self,
+            "Onnx",
+            code=lambda_.Code.from_asset(str(layers_dir / "onnx")),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="onnxruntime for the onnx model; numpy from the gdal layer (layers/onnx/requirements.txt)",
+        )
 
     @property
     def all(self) -> list[lambda_.ILayerVersion]:
-        """Every layer, in the order functions attach them."""
+        """The layers every function attaches, in order (the model-running functions add :attr:`onnx`)."""
         return [self.gdal, self.powertools]

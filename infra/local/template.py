@@ -29,13 +29,14 @@ def synthesize(context: dict[str, Any] | None = None, outdir: Path | None = None
     state machine or any resource the local run creates.
     """
     from infra.app import STACK_NAME, build_app
+    from infra.constructs.layers import LAYER_NAMES
 
     merged = {**_cdk_context(), **(context or {})}
     outdir = outdir or Path(tempfile.mkdtemp(prefix="tessera-synth-"))
     layers = ROOT / str(merged.get("tessera:layersDir", "layers/build"))
-    if not all((layers / name).is_dir() for name in ("gdal", "powertools")):
+    if not all((layers / name).is_dir() for name in LAYER_NAMES):
         stub = outdir / "layer-stand-ins"
-        for name in ("gdal", "powertools"):
+        for name in LAYER_NAMES:
             (stub / name / "python").mkdir(parents=True, exist_ok=True)
         merged["tessera:layersDir"] = str(stub)
     app = build_app(context=merged, outdir=str(outdir / "cdk.out"))

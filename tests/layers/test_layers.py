@@ -104,14 +104,14 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_in_layers(code: str, runtime: Path) -> dict[str, Any]:
     """Run ``code`` in the isolated 3.13 interpreter on the layers; return the JSON it prints last."""
-    prelude = "import json, sys\nsys.path[:0] = sys.argv[1:3]\nsys.path.append(sys.argv[3])\nout = {}\n"
+    prelude = "import json, sys\nsys.path[:0] = sys.argv[1:4]\nsys.path.append(sys.argv[4])\nout = {}\n"
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "LD_LIBRARY_PATH": str(LAYER_DIR / "gdal" / "lib"),
         "LD_BIND_NOW": "1",  # resolve every symbol at load time, so a too-old libexpat fails loudly
     }
-    args = [str(LAYER_DIR / "gdal" / "python"), str(LAYER_DIR / "powertools" / "python"), str(runtime)]
+    args = [*(str(LAYER_DIR / name / "python") for name in ("gdal", "powertools", "onnx")), str(runtime)]
     proc = subprocess.run(
         [_lambda_python(), "-I", "-S", "-B", "-c", prelude + code + "\nprint(json.dumps(out))\n", *args],
         capture_output=True,
@@ -259,6 +259,39 @@ def test_powertools_layer_imports(powertools_probe: dict[str, Any]) -> None:
     assert not _is_under(files["botocore"], LAYER_DIR), "botocore must not be bundled in a layer"
     pydantic = pytest.importorskip("pydantic")
     assert powertools_probe["versions"]["pydantic"] == pydantic.VERSION
+
+
+ONNX_PROBE = """
+import numpy as np
+import onnxruntime
+
+session = onnxruntime.InferenceSession(MODEL, providers=["CPUExecutionProvider"])
+image = np.zeros((1, 3, 64, 64), dtype=np.float32)
+image[:, :, 40:50, 10:20] = 1.0
+(output,) = session.run(None, {session.get_inputs()[0].name: image})
+out["shape"] = list(output.shape)
+out["hits"] = [[float(v) for v in output[0, :, i]] for i in np.nonzero(output[0, 4] > 0.5)[0]]
+out["files"] = {m.__name__: m.__file__ for m in (np, onnxruntime)}
+out["version"] = onnxruntime.__version__
+out["modules"] = sorted(m for m in ("packaging", "google.protobuf", "flatbuffers", "sympy") if m in sys.modules)
+"""
+
+
+@requires_layers
+def test_onnx_layer_runs_a_model(runtime_dir: Path, tmp_path: Path) -> None:
+    """onnxruntime loads from the onnx layer (numpy from the gdal layer) and runs a model built here."""
+    pytest.importorskip("onnx")
+    from tests.unit.onnx_models import grid_detector
+
+    model = grid_detector(tmp_path / "grid.onnx", size=64)
+    probe = run_in_layers(f"MODEL = {str(model)!r}\n" + ONNX_PROBE, runtime_dir)
+    assert probe["shape"] == [1, 5, 4]
+    assert probe["hits"] == [[16.0, 48.0, 32.0, 32.0, 1.0]], "the bright patch is in the lower-left cell"
+    assert _is_under(probe["files"]["onnxruntime"], LAYER_DIR / "onnx" / "python")
+    assert _is_under(probe["files"]["numpy"], LAYER_DIR / "gdal" / "python"), "numpy must come from gdal"
+    assert not (LAYER_DIR / "onnx" / "python" / "numpy").exists(), "the onnx layer duplicates numpy"
+    assert probe["modules"] == [], "onnxruntime imported packages its layer does not ship"
+    assert probe["version"] == importlib.metadata.version("onnxruntime")
 
 
 @requires_layers

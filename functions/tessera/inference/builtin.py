@@ -175,12 +175,15 @@ class FailureDetector:
 
 
 from tessera.inference.cfar import CFARDetector  # noqa: E402  (cfar reads custom_attributes from this module)
+from tessera.inference.onnx import ONNXDetector  # noqa: E402
 
 BUILTIN_MODELS: dict[
-    str, type[CenterPointDetector] | type[FloodDetector] | type[FailureDetector] | type[CFARDetector]
+    str,
+    type[CenterPointDetector] | type[FloodDetector] | type[FailureDetector] | type[CFARDetector] | type[ONNXDetector],
 ] = {
     "centerpoint": CenterPointDetector,
     "flood": FloodDetector,
     "failure": FailureDetector,
     "cfar": CFARDetector,
+    "onnx": ONNXDetector,
 }

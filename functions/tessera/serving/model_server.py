@@ -23,7 +23,7 @@ from typing import Any
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.io import MemoryFile
 
-from tessera.errors import ModelError
+from tessera.errors import InvalidRequestError, ModelError
 from tessera.imagery import TileData
 from tessera.inference.builtin import BUILTIN_MODELS, ModelFailure, custom_attributes
 from tessera.tiling import ImageRegion
@@ -97,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ModelFailure as failure:
             time.sleep(failure.delay_seconds)
             self._reply(failure.status, failure.body)
+            return
+        except InvalidRequestError as err:
+            self._error(HTTPStatus.BAD_REQUEST, err.message)
             return
         except ModelError as err:
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, err.message)
