@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local.worker import LocalLambdaContext
-from tessera.handlers import _runtime
+from tessera.handlers import _runtime, aggregate, load_image, process_region
 
 
 @dataclass
@@ -98,3 +98,38 @@ def account(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture
 def context() -> LocalLambdaContext:
     return LocalLambdaContext(function_name="test")
+
+
+def run_job(request: dict[str, Any], context: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Run load → every region → aggregate, as the state machine does; return the three replies."""
+    loaded = load_image.handler(request, context)
+    regions = [
+        process_region.handler({"job": loaded["job"], "region": region}, context) for region in loaded["regions"]
+    ]
+    result = aggregate.handler({"job": loaded["job"]}, context)
+    return loaded, regions, result
+
+
+def run(request: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run a whole job; return the aggregate step's reply."""
+    return run_job(request, context)[2]
+
+
+def write_geotiff(path: Any, pixels: Any) -> Any:
+    """Write ``(bands, rows, cols)`` pixels as a GeoTIFF in UTM 33N at 0.5 m; return the path."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    bands, height, width = pixels.shape
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": bands,
+        "dtype": str(pixels.dtype),
+        "crs": "EPSG:32633",
+        "transform": from_origin(500000, 4000000, 0.5, 0.5),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(pixels)
+    return path

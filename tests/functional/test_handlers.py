@@ -12,7 +12,7 @@ import rasterio
 
 from tessera.errors import ImageReadError, InvalidRequestError
 from tessera.handlers import aggregate, load_image, process_region, record_failure
-from tests.functional.conftest import Account
+from tests.functional.conftest import Account, run_job
 
 
 def image_request(image: Path | str, job_id: str = "job-1", **extra: Any) -> dict[str, Any]:
@@ -22,16 +22,6 @@ def image_request(image: Path | str, job_id: str = "job-1", **extra: Any) -> dic
         "imageProcessor": {"name": "centerpoint", "type": "BUILTIN"},
         **extra,
     }
-
-
-def run_job(request: dict[str, Any], context: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-    """Run load → every region → aggregate, as the state machine does."""
-    loaded = load_image.handler(request, context)
-    regions = [
-        process_region.handler({"job": loaded["job"], "region": region}, context) for region in loaded["regions"]
-    ]
-    result = aggregate.handler({"job": loaded["job"]}, context)
-    return loaded, regions, result
 
 
 def test_load_splits_the_image_and_records_the_job(account: Account, rgb_byte: Path, context: Any) -> None:

@@ -9,12 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import from_origin
 
-from tessera.handlers import aggregate, load_image, process_region
 from tessera.serving import ModelServer
-from tests.functional.conftest import Account
+from tests.functional.conftest import Account, run, write_geotiff
 
 QUADRANTS = {"red": (200, 30, 30), "green": (30, 200, 30), "purple": (180, 20, 180), "grey": (120, 120, 120)}
 
@@ -26,19 +23,7 @@ def quadrant_image(tmp_path: Path) -> Path:
     for (row, col), colour in zip([(0, 0), (0, 512), (512, 0), (512, 512)], QUADRANTS.values(), strict=True):
         for band, value in enumerate(colour):
             pixels[band, row : row + 512, col : col + 512] = value
-    path = tmp_path / "quadrants.tif"
-    profile = {
-        "driver": "GTiff",
-        "width": 1024,
-        "height": 1024,
-        "count": 3,
-        "dtype": "uint8",
-        "crs": "EPSG:32633",
-        "transform": from_origin(500000, 4000000, 0.5, 0.5),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(pixels)
-    return path
+    return write_geotiff(tmp_path / "quadrants.tif", pixels)
 
 
 @pytest.fixture
@@ -48,13 +33,6 @@ def model_server() -> Iterator[ModelServer]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-def run(request: dict[str, Any], context: Any) -> dict[str, Any]:
-    loaded = load_image.handler(request, context)
-    for region in loaded["regions"]:
-        process_region.handler({"job": loaded["job"], "region": region}, context)
-    return aggregate.handler({"job": loaded["job"]}, context)
 
 
 def request_for(image: Path, processor: dict[str, Any], **extra: Any) -> dict[str, Any]:

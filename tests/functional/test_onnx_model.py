@@ -8,11 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import from_origin
 
-from tests.functional.conftest import Account
-from tests.functional.test_models import run
+from tests.functional.conftest import Account, run, write_geotiff
 from tests.unit.onnx_models import grid_detector
 
 pytest.importorskip("onnx")
@@ -28,19 +25,7 @@ def bright_objects(tmp_path: Path) -> Path:
     pixels = np.full((1, 1024, 1024), 2000, dtype=np.uint16)
     for r0, c0, r1, c1 in SQUARES:
         pixels[:, r0:r1, c0:c1] = 65000
-    path = tmp_path / "bright.tif"
-    profile = {
-        "driver": "GTiff",
-        "width": 1024,
-        "height": 1024,
-        "count": 1,
-        "dtype": "uint16",
-        "crs": "EPSG:32633",
-        "transform": from_origin(500000, 4000000, 0.5, 0.5),
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(pixels)
-    return path
+    return write_geotiff(tmp_path / "bright.tif", pixels)
 
 
 def test_onnx_model_from_s3_finds_the_bright_objects(

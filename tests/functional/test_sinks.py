@@ -8,15 +8,7 @@ from typing import Any
 
 import boto3
 
-from tessera.handlers import aggregate, load_image, process_region
-from tests.functional.conftest import Account
-
-
-def run(request: dict[str, Any], context: Any) -> dict[str, Any]:
-    loaded = load_image.handler(request, context)
-    for region in loaded["regions"]:
-        process_region.handler({"job": loaded["job"], "region": region}, context)
-    return aggregate.handler({"job": loaded["job"]}, context)
+from tests.functional.conftest import Account, run
 
 
 def stream_records(stream: str) -> list[dict[str, Any]]:
