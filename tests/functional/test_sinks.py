@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.functional.conftest import Account, run
 
@@ -68,3 +70,40 @@ def test_the_job_fails_when_every_output_fails(account: Account, rgb_byte: Path,
     job = account.job("sinks")
     assert job["job_status"] == "FAILED"
     assert "no-such-bucket" in job["message"] and "no-such-stream" in job["message"]
+
+
+def test_large_collections_stream_as_a_multipart_upload(account: Account) -> None:
+    from tessera.sinks import S3GeoJSONSink
+
+    def features() -> Iterator[dict[str, Any]]:
+        for i in range(20_000):
+            box = [i, i, i + 10.5, i + 10.5]
+            yield {
+                "type": "Feature",
+                "id": f"f{i}",
+                "geometry": None,
+                "properties": {"imageBBox": box, "featureClasses": [{"iri": "ship", "score": 0.5}], "pad": "x" * 300},
+            }
+
+    sink = S3GeoJSONSink(account.s3, "results-bucket", "big", part_bytes=5 * 1024 * 1024)
+    calls: list[str] = []
+    original = account.s3.upload_part
+
+    def counting_upload_part(**kwargs: Any) -> Any:
+        calls.append(kwargs["Key"])
+        return original(**kwargs)
+
+    account.s3.upload_part = counting_upload_part  # type: ignore[method-assign]
+    assert sink.write("huge", features()) == "s3://results-bucket/big/huge.geojson"
+    assert len(calls) >= 2, "the collection went up in parts"
+    body = json.loads(account.s3.get_object(Bucket="results-bucket", Key="big/huge.geojson")["Body"].read())
+    assert len(body["features"]) == 20_000 and body["features"][-1]["id"] == "f19999"
+
+
+def test_nan_never_reaches_the_output(account: Account) -> None:
+    from tessera.errors import SinkError
+    from tessera.sinks import S3GeoJSONSink
+
+    bad = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [float("nan"), 0.0]}, "properties": {}}]
+    with pytest.raises(SinkError, match="not valid JSON"):
+        S3GeoJSONSink(account.s3, "results-bucket").write("nan", iter(bad))

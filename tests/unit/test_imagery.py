@@ -301,5 +301,5 @@ def test_nitf_tiles_carry_their_corner_coordinates() -> None:
             assert dataset.tags()["NITF_IGEOLO"] == "245400N0783000W245400N0782400W244800N0782400W244800N0783000W"
             assert dataset.crs.to_epsg() == 4326
             # IGEOLO locates the corner pixels' centres (MIL-STD-2500C), to one arc second
-            assert dataset.transform * (0.5, 0.5) == pytest.approx((-78.5, 24.9), abs=3e-4)
-            assert dataset.transform * (15.5, 15.5) == pytest.approx((-78.4, 24.8), abs=3e-4)
+            assert dataset.transform @ (0.5, 0.5) == pytest.approx((-78.5, 24.9), abs=3e-4)
+            assert dataset.transform @ (15.5, 15.5) == pytest.approx((-78.4, 24.8), abs=3e-4)

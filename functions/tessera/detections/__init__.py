@@ -3,6 +3,7 @@
 from tessera.detections.features import (
     feature_box,
     feature_class,
+    finalize_feature,
     finalize_features,
     geolocate_features,
     refine_tile_features,
@@ -12,6 +13,7 @@ from tessera.detections.source import source_metadata
 __all__ = [
     "feature_box",
     "feature_class",
+    "finalize_feature",
     "finalize_features",
     "geolocate_features",
     "refine_tile_features",

@@ -158,6 +158,26 @@ def _box_geometry(feature: Feature) -> dict[str, Any]:
     return mapping(shapely.box(minx, miny, maxx, maxy))
 
 
+def finalize_feature(
+    feature: Feature,
+    index: int,
+    *,
+    job_id: str,
+    inference_dt: str,
+    feature_properties: Sequence[dict[str, Any]] = (),
+    source_metadata: dict[str, Any] | None = None,
+) -> Feature:
+    """Add OSML's output properties to one feature (in place) and give it a stable id; return it."""
+    props = feature["properties"]
+    props["inferenceMetadata"] = {"jobId": job_id, "inferenceDT": inference_dt}
+    for extra in feature_properties:
+        props.update(extra)
+    if source_metadata:
+        props["sourceMetadata"] = [source_metadata]
+    feature.setdefault("id", f"{job_id}:{index}")
+    return feature
+
+
 def finalize_features(
     features: Iterable[Feature],
     *,
@@ -167,14 +187,14 @@ def finalize_features(
     source_metadata: dict[str, Any] | None = None,
 ) -> list[Feature]:
     """Add OSML's output properties to each feature and give it a stable id."""
-    final = []
-    for index, feature in enumerate(features):
-        props = feature["properties"]
-        props["inferenceMetadata"] = {"jobId": job_id, "inferenceDT": inference_dt}
-        for extra in feature_properties:
-            props.update(extra)
-        if source_metadata:
-            props["sourceMetadata"] = [source_metadata]
-        feature.setdefault("id", f"{job_id}:{index}")
-        final.append(feature)
-    return final
+    return [
+        finalize_feature(
+            feature,
+            index,
+            job_id=job_id,
+            inference_dt=inference_dt,
+            feature_properties=feature_properties,
+            source_metadata=source_metadata,
+        )
+        for index, feature in enumerate(features)
+    ]

@@ -7,7 +7,7 @@ record); records the stream throttled are sent again with backoff and full jitte
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,7 +25,7 @@ MAX_BATCH_BYTES = 5 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
 
 
-def batches(records: Sequence[bytes], key: str, limit: int = MAX_RECORDS) -> Iterator[list[bytes]]:
+def batches(records: Iterable[bytes], key: str, limit: int = MAX_RECORDS) -> Iterator[list[bytes]]:
     """Split records into PutRecords calls that respect the count and size limits.
 
     Example:
@@ -78,18 +78,19 @@ class KinesisSink:
         except RetryableError as err:
             raise SinkError(f"{err} (gave up after {self.attempts} attempts)") from None
 
-    def write(self, job_id: str, features: Sequence[dict[str, Any]]) -> str:
-        """Put one record per feature; return ``kinesis://stream``.
-
-        Raises:
-            SinkError: when the stream refuses records or a feature is larger than a Kinesis record.
-        """
-        records = []
+    def _records(self, features: Iterable[dict[str, Any]]) -> Iterator[bytes]:
         for feature in features:
             data = json.dumps({"type": "FeatureCollection", "features": [feature]}, separators=(",", ":")).encode()
             if len(data) > MAX_RECORD_BYTES:
                 raise SinkError(f"feature {feature.get('id')} is {len(data)} bytes, over Kinesis's 1 MB record limit")
-            records.append(data)
-        for batch in batches(records, job_id, self.batch_size):
+            yield data
+
+    def write(self, job_id: str, features: Iterable[dict[str, Any]]) -> str:
+        """Put one record per feature, streaming batches as they fill; return ``kinesis://stream``.
+
+        Raises:
+            SinkError: when the stream refuses records or a feature is larger than a Kinesis record.
+        """
+        for batch in batches(self._records(features), job_id, self.batch_size):
             self._put(batch, job_id)
         return f"kinesis://{self.stream}"

@@ -42,9 +42,14 @@ class RegionResults:
         body = "\n".join(json.dumps(f, separators=(",", ":")) for f in features).encode()
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/geo+json-seq")
 
-    def read(self, key: str) -> Iterator[dict[str, Any]]:
-        """The features of one region."""
+    def read_lines(self, key: str) -> Iterator[bytes]:
+        """The features of one region, each as its JSON text."""
         body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
         for line in body.iter_lines():
             if line:
-                yield json.loads(line)
+                yield line
+
+    def read(self, key: str) -> Iterator[dict[str, Any]]:
+        """The features of one region."""
+        for line in self.read_lines(key):
+            yield json.loads(line)
