@@ -54,6 +54,12 @@ class ModelError(TesseraError):
     code = "Model"
 
 
+class RegionTimeBudgetError(TesseraError):
+    """A region saved its progress before the Lambda's deadline; the state machine runs it again to go on."""
+
+    code = "RegionTimeBudget"
+
+
 class SinkError(TesseraError):
     """Writing features to an output failed."""
 

@@ -71,6 +71,10 @@ def _invoke(
 def _region_iteration(scope: object, functions: PipelineFunctions, suffix: str = "") -> tasks.LambdaInvoke:
     """One region: process it, or record it FAILED when its Lambda gives up (the Catch inside the Map)."""
     process_region = _invoke(scope, f"ProcessRegion{suffix}", functions.region)
+    # A region that saved its progress before the Lambda's deadline goes on in a new invocation.
+    process_region.add_retry(
+        errors=["RegionTimeBudgetError"], interval=Duration.seconds(1), max_attempts=50, backoff_rate=1.0
+    )
     process_region.add_catch(
         _invoke(scope, f"RecordRegionFailure{suffix}", functions.failure),
         errors=["States.ALL"],

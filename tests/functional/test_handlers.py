@@ -282,3 +282,47 @@ def test_tiles_too_small_for_a_region_item_fail_with_the_field_named(
     monkeypatch.setattr(load, "MAX_TILES_PER_REGION", 10)
     with pytest.raises(InvalidRequestError, match=r"imageProcessorTileSize 128 gives \d+ tiles per region"):
         load_image.handler(image_request(rgb_byte, imageProcessorTileSize=128, imageProcessorTileOverlap=0), context)
+
+
+def test_a_region_out_of_time_saves_its_progress_and_goes_on(account: Account, rgb_byte: Path, context: Any) -> None:
+    from tessera.errors import RegionTimeBudgetError
+    from tessera.pipeline import process_region as run_region
+    from tessera.pipeline.services import build_services
+    from tessera.requests import JobSpec
+    from tessera.tiling import ImageRegion
+
+    request = image_request(rgb_byte, imageProcessorTileSize=256, imageProcessorTileOverlap=16)
+    loaded = load_image.handler(request, context)
+    job, (region,) = JobSpec.model_validate(loaded["job"]), loaded["regions"]
+    services = build_services()
+    clock = iter([100.0, 100.0, 100.0, 30.0])  # the budget runs out after the fourth tile
+    with pytest.raises(RegionTimeBudgetError, match="4 of 12 tiles done"):
+        run_region(job, ImageRegion.from_osml(region), services, seconds_left=lambda: next(clock, 0.0))
+    (saved,) = account.regions(job.image_id)
+    assert saved["region_status"] == "IN_PROGRESS" and saved["succeeded_tile_count"] == 4
+    assert account.job("job-1")["region_success"] == 0, "an unfinished region is not counted"
+    reply = run_region(job, ImageRegion.from_osml(region), services, seconds_left=lambda: 900.0)
+    assert reply["status"] == "SUCCESS" and reply["features"] == 12 and reply["tiles"] == 8
+    result = aggregate.handler({"job": loaded["job"]}, context)
+    assert result["feature_count"] == 12, "no tile was lost or run twice"
+    assert account.job("job-1")["region_success"] == 1
+
+
+def test_nitf_features_carry_osmls_source_metadata(
+    account: Account, rgb_byte: Path, context: Any, tmp_path: Path
+) -> None:
+    import rasterio.shutil
+
+    nitf = tmp_path / "scene.ntf"
+    with rasterio.open(rgb_byte) as src:
+        rasterio.shutil.copy(src, nitf, driver="NITF", FTITLE="Harbour survey", ICAT="VIS", IDATIM="20240517093000")
+    assert run_job(image_request(nitf), context)[2]["status"] == "SUCCESS"
+    body = account.s3.get_object(Bucket="results-bucket", Key="results/job-1.geojson")["Body"].read()
+    (source,) = json.loads(body)["features"][0]["properties"]["sourceMetadata"]
+    assert source == {
+        "location": str(nitf),
+        "format": "NITF",
+        "category": "VIS",
+        "sourceId": "HARBOUR SURVEY",
+        "sourceDT": "2024-05-17T09:30:00Z",
+    }

@@ -82,7 +82,7 @@ def test_every_task_retries_lambda_service_errors_with_jitter(definition: dict[s
         "RecordRegionFailureInChild",
     }
     for name, task in tasks.items():
-        (retry,) = task["Retry"]
+        retry = next(r for r in task["Retry"] if "Lambda.ServiceException" in r["ErrorEquals"])
         assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= set(retry["ErrorEquals"]), name
         assert retry["BackoffRate"] > 1 and retry["JitterStrategy"] == "FULL", name
 
@@ -314,3 +314,10 @@ def test_each_function_may_call_what_its_handler_calls(template: dict[str, Any],
             if any(a == action or (a.endswith("*") and action.startswith(a[:-1])) for a in actions)
         ]
         assert any(resource in target for target in granted), f"{handler} may not {action} on {resource}"
+
+
+def test_a_region_out_of_time_is_retried_to_go_on(definition: dict[str, Any]) -> None:
+    states = all_states(definition["States"])
+    for name in ("ProcessRegion", "ProcessRegionInChild"):
+        budget = [r for r in states[name]["Retry"] if r["ErrorEquals"] == ["RegionTimeBudgetError"]]
+        assert budget and budget[0]["MaxAttempts"] >= 20, name

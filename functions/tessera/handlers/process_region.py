@@ -20,7 +20,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Process ``event["region"]`` of ``event["job"]``; reply with the region's status and counts."""
     job = JobSpec.model_validate(event["job"])
     started = time.monotonic()
-    reply = process_region(job, ImageRegion.from_osml(event["region"]), services())
+    reply = process_region(
+        job,
+        ImageRegion.from_osml(event["region"]),
+        services(),
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
     dims = {"model_name": job.model_name, "input_format": reply["input_format"]}
     failed = reply["status"] == "FAILED"
     emit("RegionProcessing", **dims, duration_s=time.monotonic() - started, invocations=1, errors=int(failed))

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rasterio.io import DatasetReader
 
-from tessera.detections import geolocate_features, refine_tile_features
-from tessera.errors import TesseraError
+from tessera.detections import geolocate_features, refine_tile_features, source_metadata
+from tessera.errors import RegionTimeBudgetError, TesseraError
 from tessera.geo import SensorModel, sensor_model_for
 from tessera.imagery import TileData, open_image, read_tile
 from tessera.inference import Detector, detector_for
@@ -74,47 +74,105 @@ def _readable_tiles(
         yield data
 
 
-def process_region(job: JobSpec, region: ImageRegion, services: Services) -> dict[str, Any]:
+@dataclass
+class _Progress:
+    """What a region's tiles gave so far."""
+
+    succeeded: list[Tile] = field(default_factory=list)
+    failed: list[Tile] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    skipped: list[ImageRegion] = field(default_factory=list)
+    features: list[dict[str, Any]] = field(default_factory=list)
+    stopped: bool = False
+
+
+def _run_tiles(
+    job: JobSpec,
+    dataset: DatasetReader,
+    todo: list[ImageRegion],
+    detector: Detector,
+    workers: int,
+    model: SensorModel | None,
+    out_of_time: Callable[[], bool],
+) -> _Progress:
+    """Run the detector over the tiles still to do, stopping early when the time budget runs out."""
+    progress = _Progress()
+    remote = job.model_invoke_mode is not ModelInvokeMode.BUILTIN
+    corner_model = model if remote and job.tile_format is TileFormat.NITF else None
+    readable = _readable_tiles(dataset, todo, progress.skipped, corner_model)
+    for tile, found, error in _outcomes(detector, readable, workers):
+        if found is None:
+            progress.failed.append(tile.to_osml())
+            progress.messages.append(error or "failed")
+        else:
+            progress.succeeded.append(tile.to_osml())
+            progress.features.extend(found)
+        if out_of_time():
+            progress.stopped = True
+            break
+    return progress
+
+
+def process_region(
+    job: JobSpec,
+    region: ImageRegion,
+    services: Services,
+    seconds_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 60.0,
+) -> dict[str, Any]:
     """Detect, refine and geolocate the features of one region; record its outcome.
 
     A tile that fails is listed in ``failed_tiles`` with the region PARTIAL (or FAILED if all failed);
     a tile with no valid pixel is skipped (counted, never sent to the model). On a re-submitted job,
     tiles that succeeded before are not run again and their features are kept.
+
+    When ``seconds_left()`` (the Lambda's remaining time) drops below ``reserve_seconds``, the region saves
+    the tiles done so far and their features, and raises :class:`RegionTimeBudgetError`; the state machine
+    retries the region, which goes on from there. A region is never lost to the Lambda timeout.
+
+    Raises:
+        RegionTimeBudgetError: after saving progress, when the time budget ran out.
     """
     tiles = generate_tiles(region, (job.tile_size, job.tile_size), (job.tile_overlap, job.tile_overlap))
     item = services.regions.start(job, region, len(tiles))
+    rid = region_id(region, job.job_id)
     done = {ImageRegion.from_osml(t) for t in item.get("succeeded_tiles") or []}
     features_key = services.results.key_for(job.job_id, region.region_key)
     features = list(services.results.read(features_key)) if done and item.get("features_key") else []
     detector = detector_for(job, model_session(services, job))
     workers = 1 if job.model_invoke_mode is ModelInvokeMode.BUILTIN else services.settings.tile_workers
-    succeeded: list[Tile] = [t.to_osml() for t in tiles if t in done]
-    failed: list[Tile] = []
-    messages: list[str] = []
-    skipped: list[ImageRegion] = []
-    new_features: list[dict[str, Any]] = []
     with open_image(job.image_url, **gdal_credentials(services, job)) as dataset:
         input_format = dataset.driver.upper()
+        source = source_metadata(dataset.driver, dataset.tags(), job.image_url)
         model = sensor_model_for(dataset, **services.elevation)
         todo = [t for t in tiles if t not in done]
-        remote = job.model_invoke_mode is not ModelInvokeMode.BUILTIN
-        corner_model = model if remote and job.tile_format is TileFormat.NITF else None
-        readable = _readable_tiles(dataset, todo, skipped, corner_model)
-        for tile, found, error in _outcomes(detector, readable, workers):
-            if found is None:
-                failed.append(tile.to_osml())
-                messages.append(error or "failed")
-            else:
-                succeeded.append(tile.to_osml())
-                new_features.extend(found)
+        progress = _run_tiles(
+            job,
+            dataset,
+            todo,
+            detector,
+            workers,
+            model,
+            lambda: seconds_left is not None and seconds_left() < reserve_seconds,
+        )
+    succeeded = [t.to_osml() for t in tiles if t in done] + progress.succeeded
+    failed, messages, skipped, new_features = progress.failed, progress.messages, progress.skipped, progress.features
     geolocate_features(new_features, model)
+    if source:
+        for feature in new_features:
+            feature["properties"]["sourceMetadata"] = [source]
     features.extend(new_features)
     services.results.write(features_key, features)
+    if progress.stopped:
+        left = len(tiles) - len(succeeded)
+        note = f"{len(succeeded)} of {len(tiles)} tiles done; going on in a new invocation ({left} left)"
+        services.regions.checkpoint(job.image_id, rid, succeeded=succeeded, features_key=features_key, message=note)
+        raise RegionTimeBudgetError(f"region {rid}: {note}")
     status = region_status(len(tiles) - len(skipped), len(failed))
     message = "; ".join(messages[:5]) + (f" (and {len(messages) - 5} more)" if len(messages) > 5 else "")
     done_item = services.regions.complete(
         job.image_id,
-        region_id(region, job.job_id),
+        rid,
         status,
         succeeded=succeeded,
         failed=failed,

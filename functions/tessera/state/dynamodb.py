@@ -324,6 +324,21 @@ class RegionTable:
             }
         ).apply(self.table, {"image_id": image_id, "region_id": rid}, return_item=True)
 
+    def checkpoint(
+        self, image_id: str, rid: str, *, succeeded: list[list[list[int]]], features_key: str, message: str
+    ) -> None:
+        """Save a region's progress (the tiles done and where their features are) before its Lambda stops."""
+        Update(
+            set={
+                "region_status": RequestStatus.IN_PROGRESS.value,
+                "last_updated_time": now_ms(),
+                "succeeded_tiles": succeeded,
+                "succeeded_tile_count": len(succeeded),
+                "features_key": features_key,
+                "message": message,
+            }
+        ).apply(self.table, {"image_id": image_id, "region_id": rid})
+
     def fail(self, job: JobSpec, region: ImageRegion, message: str) -> None:
         """Record a region FAILED after its Lambda gave up (its tile lists stay as they were)."""
         end = now_ms()
