@@ -75,24 +75,9 @@ def _region_child(image: str, queue: Any) -> None:
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket="results-bucket")
         dynamodb = boto3.resource("dynamodb")
-        dynamodb.create_table(
-            TableName="jobs",
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName="regions",
-            KeySchema=[
-                {"AttributeName": "image_id", "KeyType": "HASH"},
-                {"AttributeName": "region_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "image_id", "AttributeType": "S"},
-                {"AttributeName": "region_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        from tessera.state.dynamodb import create_tables
+
+        create_tables(dynamodb, "jobs", "regions")
         from tessera.pipeline import process_region
         from tessera.pipeline.services import build_services
         from tessera.requests import JobSpec, ModelInvokeMode

@@ -110,28 +110,12 @@ def emulated_account() -> Iterator[Any]:
 
     from tessera.pipeline.services import build_services
     from tessera.settings import Settings
+    from tessera.state.dynamodb import create_tables
 
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=RESULTS_BUCKET)
         dynamodb = boto3.resource("dynamodb")
-        dynamodb.create_table(
-            TableName=JOB_TABLE,
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName=REGION_TABLE,
-            KeySchema=[
-                {"AttributeName": "image_id", "KeyType": "HASH"},
-                {"AttributeName": "region_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "image_id", "AttributeType": "S"},
-                {"AttributeName": "region_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_tables(dynamodb, JOB_TABLE, REGION_TABLE)
         yield build_services(Settings(job_table=JOB_TABLE, region_table=REGION_TABLE, results_bucket=RESULTS_BUCKET))
 
 

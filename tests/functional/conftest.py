@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from infra.local.worker import LocalLambdaContext
 from tessera.handlers import _runtime, aggregate, load_image, process_region
+from tessera.state.dynamodb import create_tables, plain
 
 
 @dataclass
@@ -27,14 +28,10 @@ class Account:
     results: str = "results-bucket"
 
     def job(self, job_id: str) -> dict[str, Any]:
-        from tessera.state.dynamodb import plain
-
         return plain(self.dynamodb.Table("jobs").get_item(Key={"job_id": job_id})["Item"])
 
     def regions(self, image_id: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
-
-        from tessera.state.dynamodb import plain
 
         return plain(self.dynamodb.Table("regions").query(KeyConditionExpression=Key("image_id").eq(image_id))["Items"])
 
@@ -59,24 +56,7 @@ def account(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         sns = boto3.client("sns")
         for bucket in ("images-bucket", "results-bucket", "other-output"):
             s3.create_bucket(Bucket=bucket)
-        dynamodb.create_table(
-            TableName="jobs",
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName="regions",
-            KeySchema=[
-                {"AttributeName": "image_id", "KeyType": "HASH"},
-                {"AttributeName": "region_id", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "image_id", "AttributeType": "S"},
-                {"AttributeName": "region_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_tables(dynamodb, "jobs", "regions")
         topic = sns.create_topic(Name="status")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="status")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

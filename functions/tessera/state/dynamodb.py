@@ -65,6 +65,22 @@ def seconds_between(start_ms: int | None, end_ms: int) -> Decimal:
     return Decimal(end_ms - (start_ms if start_ms is not None else end_ms)) / 1000
 
 
+#: The tables' keys (the CDK stack declares the same in infra/constructs/storage.py).
+JOB_KEYS = (("job_id", "HASH"),)
+REGION_KEYS = (("image_id", "HASH"), ("region_id", "RANGE"))
+
+
+def create_tables(dynamodb: Any, job_table: str, region_table: str) -> None:
+    """Create the job and region tables (on-demand) with a boto3 DynamoDB resource: for tests and tools."""
+    for name, keys in ((job_table, JOB_KEYS), (region_table, REGION_KEYS)):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": attribute, "KeyType": kind} for attribute, kind in keys],
+            AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute, _ in keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
 def region_id(region: ImageRegion, job_id: str) -> str:
     """OSML's region id: ``(row, col)(width, height)-<jobId>``."""
     return f"{region.region_key}-{job_id}"
