@@ -20,20 +20,17 @@ class RequestQueue(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        secure = {
+            "encryption": sqs.QueueEncryption.SQS_MANAGED,
+            "enforce_ssl": True,
+            "retention_period": Duration.days(14),
+        }
+        self.dead_letters = sqs.Queue(self, "DeadLetters", **secure)  # type: ignore[arg-type]
         self.queue = sqs.Queue(
             self,
             "ImageRequests",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=Duration.minutes(5),
-            retention_period=Duration.days(14),
+            **secure,  # type: ignore[arg-type]
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=3),
         )
         role = iam.Role(self, "PipeRole", assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"))

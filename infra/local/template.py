@@ -7,6 +7,7 @@ Local physical names are derived from logical ids (lower-cased for buckets), in 
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,18 @@ def synthesize(context: dict[str, Any] | None = None, outdir: Path | None = None
     return dict(assembly.get_stack_by_name(STACK_NAME).template)
 
 
+#: Per resource type: its local ARN pattern, and what ``Ref`` returns ("name", "arn" or a pattern).
+_LOCAL_NAMES: dict[str, tuple[str, str]] = {
+    "AWS::S3::Bucket": ("arn:aws:s3:::{name}", "name"),
+    "AWS::DynamoDB::Table": ("arn:aws:dynamodb:{region}:{account}:table/{name}", "name"),
+    "AWS::SNS::Topic": ("arn:aws:sns:{region}:{account}:{name}", "arn"),
+    "AWS::StepFunctions::StateMachine": ("arn:aws:states:{region}:{account}:stateMachine:{name}", "arn"),
+    "AWS::Lambda::Function": ("arn:aws:lambda:{region}:{account}:function:{name}", "name"),
+    "AWS::SQS::Queue": ("arn:aws:sqs:{region}:{account}:{name}", "https://sqs.{region}.amazonaws.com/{account}/{name}"),
+    "AWS::IAM::Role": ("arn:aws:iam::{account}:role/{name}", "name"),
+}
+
+
 @dataclass
 class LocalNames:
     """Physical names and ARNs of the template's resources in the emulator."""
@@ -54,31 +67,13 @@ class LocalNames:
 
     def __post_init__(self) -> None:
         for logical_id, resource in self.resources.items():
-            kind = resource["Type"]
-            if kind == "AWS::S3::Bucket":
-                name = logical_id.lower()[:63]
-                self.refs[logical_id], self.arns[logical_id] = name, f"arn:aws:s3:::{name}"
-            elif kind == "AWS::DynamoDB::Table":
-                arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{logical_id}"
-                self.refs[logical_id], self.arns[logical_id] = logical_id, arn
-            elif kind == "AWS::SNS::Topic":
-                arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{logical_id}"
-                self.refs[logical_id], self.arns[logical_id] = arn, arn
-            elif kind == "AWS::StepFunctions::StateMachine":
-                arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{logical_id}"
-                self.refs[logical_id], self.arns[logical_id] = arn, arn
-            elif kind == "AWS::Lambda::Function":
-                arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
-                self.refs[logical_id], self.arns[logical_id] = logical_id, arn
-            elif kind == "AWS::SQS::Queue":
-                self.refs[logical_id] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{logical_id}"
-                self.arns[logical_id] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}"
-            elif kind == "AWS::IAM::Role":
-                arn = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
-                self.refs[logical_id], self.arns[logical_id] = logical_id, arn
-            else:
-                self.refs[logical_id] = logical_id
-                self.arns[logical_id] = f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}"
+            name = logical_id.lower()[:63] if resource["Type"] == "AWS::S3::Bucket" else logical_id
+            arn_pattern, ref = _LOCAL_NAMES.get(resource["Type"], ("arn:aws:local:{region}:{account}:{name}", "name"))
+            arn = arn_pattern.format(region=REGION, account=ACCOUNT, name=name)
+            self.arns[logical_id] = arn
+            self.refs[logical_id] = {"name": name, "arn": arn}.get(ref) or ref.format(
+                region=REGION, account=ACCOUNT, name=name
+            )
 
     def resolve(self, value: Any) -> Any:
         """Evaluate ``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select`` and ``Fn::Split``."""
@@ -120,7 +115,6 @@ class LocalNames:
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-        import re
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
