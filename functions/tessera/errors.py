@@ -76,3 +76,31 @@ class JobNotFoundError(TesseraError):
     """A job id was referenced that the job table does not know."""
 
     code = "JobNotFound"
+
+
+class ViewpointNotFoundError(TesseraError):
+    """No viewpoint has this id."""
+
+    code = "ViewpointNotFound"
+
+
+class ViewpointNotReadyError(TesseraError):
+    """The viewpoint exists but cannot serve pixels: still being ingested, or its ingest failed."""
+
+    code = "ViewpointNotReady"
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ViewpointStateError(TesseraError):
+    """A status change the viewpoint's life does not allow (e.g. READY after FAILED, or after a delete)."""
+
+    code = "ViewpointState"
+
+
+class TransientStorageError(TesseraError):
+    """S3 failed in a way that may pass (throttling, a 5xx, a dropped connection): the step is retried."""
+
+    code = "TransientStorage"

@@ -90,3 +90,59 @@ class Settings:
             region_status=get("REGION_STATUS", "false").lower() in {"1", "true", "yes"},
             elevation_model=get("ELEVATION_MODEL", ""),
         )
+
+
+@dataclass(frozen=True)
+class ViewpointSettings:
+    """Where viewpoints live and how the tile API serves them.
+
+    Attributes:
+        viewpoint_table: DynamoDB table of viewpoints (partition key ``viewpoint_id``).
+        viewpoint_bucket: S3 bucket for each viewpoint's COG and JSON sidecars.
+        viewpoint_prefix: key prefix of those artifacts (``<prefix><viewpoint_id>/...``).
+        ingest_state_machine_arn: the ingest state machine the API starts for a new viewpoint.
+        upload_prefix: key prefix in the image bucket whose uploads become viewpoints.
+        default_range_adjustment: range adjustment of viewpoints created by an upload.
+        retention_days: days a FAILED viewpoint is kept (DynamoDB TTL).
+        cache_max_age: ``Cache-Control: max-age`` of pixel responses, in seconds.
+        elevation_model: a DEM for RPC footprints and map tiles (as the pipeline's setting).
+    """
+
+    viewpoint_table: str
+    viewpoint_bucket: str
+    viewpoint_prefix: str = "viewpoints/"
+    ingest_state_machine_arn: str = ""
+    upload_prefix: str = "viewpoints/"
+    default_range_adjustment: str = "DRA"
+    retention_days: int = 7
+    cache_max_age: int = 3600
+    elevation_model: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ViewpointSettings:
+        """Build settings from ``TESSERA_*`` environment variables.
+
+        Example:
+            >>> env = {"TESSERA_VIEWPOINT_TABLE": "v", "TESSERA_VIEWPOINT_BUCKET": "b"}
+            >>> ViewpointSettings.from_env(env).cache_max_age
+            3600
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str | None = None) -> str:
+            value = env.get(ENV_PREFIX + name, default)
+            if value is None:
+                raise KeyError(f"environment variable {ENV_PREFIX + name} is not set")
+            return value
+
+        return cls(
+            viewpoint_table=get("VIEWPOINT_TABLE"),
+            viewpoint_bucket=get("VIEWPOINT_BUCKET"),
+            viewpoint_prefix=get("VIEWPOINT_PREFIX", cls.viewpoint_prefix),
+            ingest_state_machine_arn=get("INGEST_STATE_MACHINE_ARN", ""),
+            upload_prefix=get("VIEWPOINT_UPLOAD_PREFIX", cls.upload_prefix),
+            default_range_adjustment=get("VIEWPOINT_RANGE_ADJUSTMENT", cls.default_range_adjustment),
+            retention_days=int(get("RETENTION_DAYS", str(cls.retention_days))),
+            cache_max_age=int(get("CACHE_MAX_AGE", str(cls.cache_max_age))),
+            elevation_model=get("ELEVATION_MODEL", ""),
+        )
