@@ -23,13 +23,14 @@ DEMO_IMAGE ?=
 DEMO_OUT ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: help install layers synth lint test test-fast demo bench clean
+.PHONY: help install layers synth lint test test-fast demo serve bench browser viewer clean
 
 help:
 	@echo "make demo    install everything and run the pipeline locally on a sample image ($(DEMO_OUT)/)"
 	@echo "make test    install everything and run all checks (lint, layer build, cdk synth, cfn-lint, pytest)"
 	@echo "make synth   synthesize the CloudFormation template offline into cdk.out/"
 	@echo "make layers  build the Lambda layers into layers/build/ (prints their sizes)"
+	@echo "make serve   run the tile server and viewer on 127.0.0.1:8000 (SERVE_IMAGE, SERVE_FEATURES)"
 	@echo "make bench   run the benchmarks (bench/) and the slow scale tests"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt requirements-lock.txt pyproject.toml
@@ -44,7 +45,24 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(BIN)/.installed node_modules/.installed
+# The viewer's Leaflet comes from npm (package-lock.json), vendored next to the page: no CDN.
+VIEWER_STATIC := functions/tessera/api/static
+VIEWER_VENDOR := $(VIEWER_STATIC)/leaflet.js $(VIEWER_STATIC)/leaflet.css
+$(VIEWER_VENDOR): node_modules/.installed
+	cp node_modules/leaflet/dist/$(notdir $@) $@
+
+viewer: $(VIEWER_VENDOR)
+
+install: $(BIN)/.installed node_modules/.installed $(VIEWER_VENDOR)
+
+# Debian's chromium for the viewer's browser test (apt; sudo when not root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
+		|| { $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }; }
+	@chromium --version
 
 layers: install
 	$(BIN)/python layers/build.py
@@ -56,7 +74,7 @@ synth: install layers
 lint: install
 	$(BIN)/ruff check .
 
-test: lint synth
+test: lint synth browser
 	$(BIN)/python -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
 
 test-fast: install
@@ -82,6 +100,12 @@ else
 	$(BIN)/tessera run $(DEMO_IMAGE) --out $(DEMO_OUT)
 	@echo "Results written to $(DEMO_OUT)/"
 endif
+
+# After `make demo`: the demo scene as a viewpoint, its detections overlaid (or SERVE_IMAGE/SERVE_FEATURES).
+SERVE_IMAGE ?= $(DEMO_OUT)/scene/scene.ntf
+SERVE_FEATURES ?= $(firstword $(wildcard $(DEMO_OUT)/job-*.geojson))
+serve: install
+	$(BIN)/tessera serve $(SERVE_IMAGE) $(if $(SERVE_FEATURES),--features $(SERVE_FEATURES))
 
 bench: install
 	$(BIN)/pip install --quiet -r requirements-bench.txt -c requirements-lock.txt

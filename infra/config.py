@@ -42,6 +42,12 @@ class TesseraConfig:
             as S3 outputs.
         trusted_role_arns: comma-separated roles that requests may name as ``imageReadRole`` or
             ``imageProcessor.assumedRole`` (none by default: such requests fail with a clear message).
+        viewpoint_prefix: uploads under this prefix of the image bucket become viewpoints (tile server).
+        viewpoint_range_adjustment: range adjustment (NONE, MINMAX, DRA) of viewpoints made from uploads.
+        tile_api_auth: ``IAM`` (default: callers sign requests with SigV4) or ``NONE`` (a public API, e.g.
+            behind CloudFront with its own protection).
+        tile_cache_max_age: ``Cache-Control: max-age`` of tiles, seconds.
+        tile_api_memory_mb: memory of the tile API function.
     """
 
     image_prefix: str = "images/"
@@ -66,6 +72,11 @@ class TesseraConfig:
     elevation_model: str = ""
     trusted_role_arns: str = ""
     output_bucket_names: str = ""
+    viewpoint_prefix: str = "viewpoints/"
+    viewpoint_range_adjustment: str = "DRA"
+    tile_api_auth: str = "IAM"
+    tile_cache_max_age: int = 3600
+    tile_api_memory_mb: int = 1536
 
     @classmethod
     def from_context(cls, node: Node) -> TesseraConfig:

@@ -6,7 +6,7 @@ computed from the resources themselves, so they follow renames instead of silent
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
@@ -35,30 +35,12 @@ def acknowledge_findings(stack: TesseraStack) -> None:
         "AWSLambdaBasicExecutionRole only lets a function write its own CloudWatch Logs; it is used by the "
         "pipeline functions and by CDK's bucket-notification custom resource.",
     )
+    objects = {
+        images: "Images may be anywhere in the image bucket; object keys are only known at run time.",
+        results: "Region results and outputs are written under job-specific keys known only at run time.",
+    }
     for fn in pipeline.functions:
-        _ack(
-            fn,
-            "L1",
-            "The runtime is pinned to python3.13 so that Lambda and local tests run the same "
-            "interpreter and the same rasterio/GDAL wheels (layers/gdal/requirements.txt).",
-        )
-        _ack(
-            fn,
-            "IAM5[Resource::*]",
-            "X-Ray tracing (xray:PutTraceSegments/PutTelemetryRecords) supports no resource-level permissions.",
-        )
-        for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*"):
-            _ack(fn, f"IAM5[Action::{action}]", "CDK's bucket grants, scoped to this stack's own buckets.")
-        _ack(
-            fn,
-            f"IAM5[Resource::<{images}.Arn>/*]",
-            "Images may be anywhere in the image bucket; object keys are only known at run time.",
-        )
-        _ack(
-            fn,
-            f"IAM5[Resource::<{results}.Arn>/*]",
-            "Region results and outputs are written under job-specific keys known only at run time.",
-        )
+        _acknowledge_function(fn, objects)
     _ack(
         pipeline.region,
         "IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/*]",
@@ -108,9 +90,57 @@ def acknowledge_findings(stack: TesseraStack) -> None:
         "IAM5[Resource::*]",
         "X-Ray tracing and CloudWatch Logs delivery for Step Functions support no resource-level permissions.",
     )
-    for fn in pipeline.functions:
+    _acknowledge_invokes(stack, machine, pipeline.functions)
+    _acknowledge_tile_server(stack, images)
+
+
+def _acknowledge_function(fn: IConstruct, objects: dict[str, str]) -> None:
+    """What every Tessera function shares: the pinned runtime, X-Ray, CDK's bucket grants on our own buckets."""
+    _ack(
+        fn,
+        "L1",
+        "The runtime is pinned to python3.13 so that Lambda and local tests run the same "
+        "interpreter and the same rasterio/GDAL wheels (layers/gdal/requirements.txt).",
+    )
+    _ack(
+        fn,
+        "IAM5[Resource::*]",
+        "X-Ray tracing (xray:PutTraceSegments/PutTelemetryRecords) supports no resource-level permissions.",
+    )
+    for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*", "s3:DeleteObject*"):
+        _ack(fn, f"IAM5[Action::{action}]", "CDK's bucket grants, scoped to this stack's own buckets.")
+    for bucket, reason in objects.items():
+        _ack(fn, f"IAM5[Resource::<{bucket}.Arn>/*]", reason)
+
+
+def _acknowledge_invokes(stack: Stack, machine: IConstruct, functions: list[Any]) -> None:
+    for fn in functions:
         _ack(
             machine,
             f"IAM5[Resource::<{_logical_id(stack, fn.function_arn)}.Arn>:*]",
             "lambda:InvokeFunction on the function's versions and aliases, as CDK grants it.",
+        )
+
+
+def _acknowledge_tile_server(stack: TesseraStack, images: str) -> None:
+    tiles = stack.tile_server
+    artifacts = _logical_id(stack, tiles.bucket.bucket_arn)
+    objects = {
+        images: "Viewpoint sources may be anywhere in the image bucket; keys are only known at run time.",
+        artifacts: "Each viewpoint's COG and sidecars live under its own id, known only at run time.",
+    }
+    for fn in (tiles.ingest, tiles.failure, tiles.api_function):
+        _acknowledge_function(fn, objects)
+    machine = tiles.ingest_state_machine
+    _acknowledge_invokes(stack, machine, [tiles.ingest, tiles.failure])
+    _ack(
+        machine,
+        "IAM5[Resource::*]",
+        "X-Ray tracing and CloudWatch Logs delivery for Step Functions support no resource-level permissions.",
+    )
+    if stack.config.tile_api_auth.upper() != "IAM":
+        _ack(
+            tiles.api,
+            "APIG4",
+            "tessera:tileApiAuth is NONE: this deployment serves tiles publicly by choice (e.g. behind CloudFront).",
         )

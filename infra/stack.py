@@ -6,7 +6,15 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import TesseraConfig
-from infra.constructs import ImagePipeline, ImageryBuckets, ModelEndpoint, PythonLayers, RequestQueue, TrackingTables
+from infra.constructs import (
+    ImagePipeline,
+    ImageryBuckets,
+    ModelEndpoint,
+    PythonLayers,
+    RequestQueue,
+    TileServer,
+    TrackingTables,
+)
 from infra.nag import acknowledge_findings
 
 
@@ -29,6 +37,14 @@ class TesseraStack(Stack):
             code_dir=config.path(config.functions_dir),
         )
         self.requests = RequestQueue(self, "Requests", state_machine=self.pipeline.state_machine)
+        self.tile_server = TileServer(
+            self,
+            "Tiles",
+            config=config,
+            buckets=self.buckets,
+            layers=[*self.layers.all, self.layers.tiles],
+            code_dir=config.path(config.functions_dir),
+        )
         for name, value in {
             "ImageBucket": self.buckets.images.bucket_name,
             "ResultsBucket": self.buckets.results.bucket_name,
@@ -37,6 +53,10 @@ class TesseraStack(Stack):
             "StateMachineArn": self.pipeline.state_machine.state_machine_arn,
             "StatusTopicArn": self.pipeline.status_topic.topic_arn,
             "ImageRequestQueueUrl": self.requests.queue.queue_url,
+            "TileApiUrl": self.tile_server.api.url or "",
+            "ViewpointTable": self.tile_server.table.table_name,
+            "ViewpointBucket": self.tile_server.bucket.bucket_name,
+            "IngestStateMachineArn": self.tile_server.ingest_state_machine.state_machine_arn,
         }.items():
             CfnOutput(self, name, value=value)
         self.model_endpoint: ModelEndpoint | None = None

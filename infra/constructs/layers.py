@@ -10,7 +10,7 @@ from constructs import Construct
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.X86_64
 #: The folders under ``layers_dir`` (the layers ``layers/build.py`` builds).
-LAYER_NAMES = ("gdal", "powertools", "onnx")
+LAYER_NAMES = ("gdal", "powertools", "onnx", "tiles")
 
 
 class PythonLayers(Construct):
@@ -50,6 +50,15 @@ class PythonLayers(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="onnxruntime for the onnx model; numpy from the gdal layer (layers/onnx/requirements.txt)",
+        )
+
+        self.tiles = lambda_.LayerVersion(
+            self,
+            "Tiles",
+            code=lambda_.Code.from_asset(str(layers_dir / "tiles")),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="rio-tiler, rio-cogeo, morecantile, pyproj for the tile server (layers/tiles/requirements.txt)",
         )
 
     @property

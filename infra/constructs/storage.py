@@ -8,7 +8,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 
-def _secure_bucket(scope: Construct, construct_id: str, **overrides: object) -> s3.Bucket:
+def secure_bucket(scope: Construct, construct_id: str, **overrides: object) -> s3.Bucket:
+    """A bucket with no public access, TLS only, S3-managed encryption and owner-enforced objects, retained."""
     props: dict[str, object] = {
         "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
         "encryption": s3.BucketEncryption.S3_MANAGED,
@@ -29,19 +30,19 @@ class ImageryBuckets(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, retention_days: int = 7) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = _secure_bucket(
+        self.access_logs = secure_bucket(
             self,
             "AccessLogs",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
         )
-        self.images = _secure_bucket(
+        self.images = secure_bucket(
             self,
             "Images",
             event_bridge_enabled=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="images/",
         )
-        self.results = _secure_bucket(
+        self.results = secure_bucket(
             self,
             "Results",
             server_access_logs_bucket=self.access_logs,

@@ -2,6 +2,7 @@
 
     tessera run IMAGE [--request FILE.json] [--model NAME] [--tile-size N] [--out DIR]
     tessera synth [--out FILE]
+    tessera serve [IMAGE] [--features FILE.geojson] [--port 8000] [--viewpoint-id ID]
     tessera serve-model [--port 8080] [--default-model NAME]
     tessera demo-scene OUT_DIR [--seed N] [--size N] [--bits 8|16]
     tessera evaluate FEATURES.geojson TRUTH.geojson [--image IMG --quicklook OUT.png] [--out REPORT.json]
@@ -10,6 +11,11 @@
 puts the request JSON under the request prefix), and waits for the state machine while it shows the
 regions done. The features GeoJSON, the job record, the region records and the execution history are
 written to ``--out``. The exit status is 1 when the job FAILED, 0 otherwise.
+
+``serve`` runs the tile server: the stack's tile API function behind a local HTTP API on 127.0.0.1,
+with emulated S3 and DynamoDB and the viewer page. With IMAGE it creates a viewpoint of it (through the
+API, so the ingest state machine runs) and prints the viewer's URL, with FILE.geojson's detections
+overlaid.
 """
 
 from __future__ import annotations
@@ -99,6 +105,41 @@ def synth(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text)
     else:
         print(text)
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """The ``serve`` command: the tile API and the viewer on 127.0.0.1 until Ctrl-C."""
+    from infra.local.tile_server import LocalTileServer
+
+    image = Path(args.image) if args.image else None
+    features = Path(args.features) if args.features else None
+    for path in (image, features):
+        if path is not None and not path.is_file():
+            print(f"tessera: no such file: {path}", file=sys.stderr)
+            return 2
+    print("Synthesizing the stack and starting the emulator ...", file=sys.stderr)
+    overlays = {features.name: features} if features else {}
+    with (
+        LocalPipeline(work_dir=Path(args.work_dir), workers=args.workers) as pipeline,
+        LocalTileServer(pipeline, port=args.port, features=overlays) as server,
+    ):
+        print(f"Tile API on {server.url} (OpenAPI: {server.url}/openapi.json)", file=sys.stderr)
+        if image is not None:
+            viewpoint_id = args.viewpoint_id or "".join(c if c.isalnum() or c in "-_." else "-" for c in image.stem)
+            server.create_viewpoint(image, viewpoint_id, range_adjustment=args.range_adjustment)
+            print(f"Ingesting {image} as viewpoint {viewpoint_id} ...", file=sys.stderr)
+            item = server.wait_ready(viewpoint_id)
+            if item["viewpoint_status"] != "READY":
+                print(f"tessera: viewpoint FAILED: {item.get('error_message')}", file=sys.stderr)
+                return 1
+            print(f"Viewer: {server.viewer_url(viewpoint_id, features.name if features else None)}")
+        print("Serving; Ctrl-C stops", file=sys.stderr)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
@@ -215,6 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     synth_parser = commands.add_parser("synth", help="print the synthesized CloudFormation template")
     synth_parser.add_argument("--out", help="write the template to this file")
     synth_parser.set_defaults(func=synth)
+    tiles_parser = commands.add_parser("serve", help="serve the tile API and the viewer on 127.0.0.1")
+    tiles_parser.add_argument("image", nargs="?", help="an image to make a viewpoint of")
+    tiles_parser.add_argument("--features", help="a features GeoJSON (e.g. from tessera run) to overlay")
+    tiles_parser.add_argument("--viewpoint-id", help="the viewpoint's id (default: from the file name)")
+    tiles_parser.add_argument("--range-adjustment", default="DRA", choices=("NONE", "MINMAX", "DRA"))
+    tiles_parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: %(default)s)")
+    tiles_parser.add_argument("--workers", type=int, help="Lambda worker processes (default: one per core)")
+    tiles_parser.add_argument("--work-dir", default=".tessera/serve", help="emulator logs (default: %(default)s)")
+    tiles_parser.set_defaults(func=serve)
     serve_parser = commands.add_parser("serve-model", help="serve the built-in models over HTTP (SageMaker contract)")
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8080)

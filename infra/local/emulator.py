@@ -240,9 +240,8 @@ class Emulator(AbstractContextManager["Emulator"]):
             )
 
     def state_machine_arn(self) -> str:
-        """The pipeline's state machine."""
-        (logical_id,) = self.names.of_type("AWS::StepFunctions::StateMachine")
-        return self.names.arns[logical_id]
+        """The pipeline's state machine (the stack's ``StateMachineArn`` output)."""
+        return self.output("StateMachineArn")
 
     def output(self, name: str) -> str:
         """A stack output (e.g. ``ImageBucket``), resolved to its local value."""

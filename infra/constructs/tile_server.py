@@ -1,0 +1,216 @@
+"""The tile server: viewpoints ingested by a state machine, served by a Lambda behind an HTTP API.
+
+Ingest runs as a Step Functions workflow (Ingest → Catch → RecordViewpointFailure) rather than a bare
+Lambda so that transient errors are retried with backoff and jitter, every failure is recorded with its
+message, and each ingest is visible in the console like a pipeline job. One Lambda does the work: a
+15-minute budget with 10 GB of ephemeral storage covers the COG of images of several gigapixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.config import TesseraConfig
+from infra.constructs.functions import ASSET_EXCLUDES, python_function
+from infra.constructs.storage import ImageryBuckets, secure_bucket
+
+#: Errors worth another attempt: S3 hiccups and the Lambda service's own transient failures.
+TRANSIENT_ERRORS = [
+    "TransientStorageError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+VIEWPOINT_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg", ".jpeg")
+
+
+class TileServer(Construct):
+    """Viewpoint table and bucket, the ingest workflow, the tile API function and its HTTP API.
+
+    Exposes ``table``, ``bucket``, ``ingest_state_machine``, ``api_function`` and ``api`` so an app can
+    add a CloudFront distribution, alarms or a custom domain.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: TesseraConfig,
+        buckets: ImageryBuckets,
+        layers: list[lambda_.ILayerVersion],
+        code_dir: Path,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table = ddb.Table(
+            self,
+            "Viewpoints",
+            partition_key=ddb.Attribute(name="viewpoint_id", type=ddb.AttributeType.STRING),
+            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+            encryption=ddb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expire_time",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.bucket = secure_bucket(
+            self, "Artifacts", server_access_logs_bucket=buckets.access_logs, server_access_logs_prefix="viewpoints/"
+        )
+        environment = {
+            "TESSERA_VIEWPOINT_TABLE": self.table.table_name,
+            "TESSERA_VIEWPOINT_BUCKET": self.bucket.bucket_name,
+            "TESSERA_VIEWPOINT_PREFIX": "viewpoints/",
+            "TESSERA_VIEWPOINT_UPLOAD_PREFIX": config.viewpoint_prefix,
+            "TESSERA_VIEWPOINT_RANGE_ADJUSTMENT": config.viewpoint_range_adjustment,
+            "TESSERA_RETENTION_DAYS": str(config.retention_days),
+            "TESSERA_CACHE_MAX_AGE": str(config.tile_cache_max_age),
+            "TESSERA_ELEVATION_MODEL": config.elevation_model,
+            "POWERTOOLS_SERVICE_NAME": "tessera-tiles",
+            "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        code = lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
+        self.ingest = python_function(
+            self,
+            "IngestViewpoint",
+            code=code,
+            handler="ingest_viewpoint",
+            layers=layers,
+            memory=3008,
+            timeout=Duration.minutes(15),
+            environment=environment,
+            ephemeral_storage_size=Size.gibibytes(10),
+        )
+        self.failure = python_function(
+            self,
+            "RecordViewpointFailure",
+            code=code,
+            handler="record_viewpoint_failure",
+            layers=layers,
+            memory=512,
+            timeout=Duration.minutes(1),
+            environment=environment,
+        )
+        self.ingest_state_machine = self._workflow()
+        self.api_function = python_function(
+            self,
+            "TileApi",
+            code=code,
+            handler="tile_api",
+            layers=layers,
+            memory=config.tile_api_memory_mb,
+            timeout=Duration.seconds(29),  # API Gateway's integration limit is 30 s
+            environment={
+                **environment,
+                "TESSERA_INGEST_STATE_MACHINE_ARN": self.ingest_state_machine.state_machine_arn,
+            },
+        )
+        self._grant(buckets)
+        self.api = self._http_api(config)
+        self.trigger = events.Rule(
+            self,
+            "UploadTrigger",
+            description="An image under the viewpoint prefix becomes a viewpoint",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [buckets.images.bucket_name]},
+                    "object": {
+                        "key": [
+                            {"wildcard": f"{config.viewpoint_prefix}*{suffix}"}
+                            for suffix in (*VIEWPOINT_SUFFIXES, *(s.upper() for s in VIEWPOINT_SUFFIXES))
+                        ]
+                    },
+                },
+            ),
+            targets=[targets.SfnStateMachine(self.ingest_state_machine)],
+        )
+
+    def _workflow(self) -> sfn.StateMachine:
+        ingest = tasks.LambdaInvoke(
+            self, "Ingest", lambda_function=self.ingest, payload_response_only=True, retry_on_service_exceptions=False
+        )
+        ingest.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            max_attempts=4,
+            backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        record = tasks.LambdaInvoke(
+            self,
+            "RecordViewpointFailureTask",
+            lambda_function=self.failure,
+            payload_response_only=True,
+            state_name="RecordViewpointFailure",
+        )
+        record.add_retry(errors=TRANSIENT_ERRORS, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
+        failed = sfn.Fail(self, "ViewpointFailed", cause="the viewpoint could not be ingested; see its error_message")
+        ingest.add_catch(record.next(failed), result_path="$.error")
+        log_group = logs.LogGroup(
+            self, "IngestLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        return sfn.StateMachine(
+            self,
+            "IngestStateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(ingest.next(sfn.Succeed(self, "ViewpointReady"))),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            timeout=Duration.hours(2),
+        )
+
+    def _grant(self, buckets: ImageryBuckets) -> None:
+        """Least privilege per function."""
+        buckets.images.grant_read(self.ingest)
+        self.bucket.grant_read_write(self.ingest)
+        self.bucket.grant_delete(self.ingest)
+        self.bucket.grant_read(self.api_function)
+        self.bucket.grant_delete(self.api_function)
+        self.table.grant_read_write_data(self.ingest)
+        self.table.grant_read_write_data(self.failure)
+        self.table.grant_read_write_data(self.api_function)
+        self.ingest_state_machine.grant_start_execution(self.api_function)
+
+    def _http_api(self, config: TesseraConfig) -> apigw.HttpApi:
+        authorizer = authorizers.HttpIamAuthorizer() if config.tile_api_auth.upper() == "IAM" else None
+        api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="Tessera tile server (OSML viewpoint routes)",
+            default_integration=integrations.HttpLambdaIntegration("TileApiIntegration", self.api_function),
+            default_authorizer=authorizer,
+            cors_preflight=apigw.CorsPreflightOptions(
+                allow_origins=["*"],
+                allow_methods=[apigw.CorsHttpMethod.GET, apigw.CorsHttpMethod.HEAD],
+                allow_headers=["If-None-Match", "Authorization", "Content-Type"],
+                expose_headers=["ETag"],
+                max_age=Duration.hours(1),
+            ),
+        )
+        access_logs = logs.LogGroup(
+            self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        stage = api.default_stage.node.default_child  # type: ignore[union-attr]
+        stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(  # type: ignore[union-attr]
+            destination_arn=access_logs.log_group_arn,
+            format='{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","method":'
+            '"$context.httpMethod","path":"$context.path","status":"$context.status","latencyMs":'
+            '"$context.responseLatency","bytes":"$context.responseLength"}',
+        )
+        return api
