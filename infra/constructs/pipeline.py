@@ -66,7 +66,7 @@ class ImagePipeline(Construct):
         }
         code = lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
 
-        def function(name: str, handler: str, memory: int, timeout: Duration, onnx: bool = False) -> lambda_.Function:
+        def function(name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
             log_group = logs.LogGroup(
                 self,
                 f"{name}Logs",
@@ -80,7 +80,7 @@ class ImagePipeline(Construct):
                 architecture=ARCHITECTURE,
                 code=code,
                 handler=f"tessera.handlers.{handler}.handler",
-                layers=[*layers.all, layers.onnx] if onnx else layers.all,
+                layers=layers.for_function(name),
                 memory_size=memory,
                 timeout=timeout,
                 environment=environment,
@@ -89,11 +89,10 @@ class ImagePipeline(Construct):
                 description=f"Tessera {name}",
             )
 
-        # load and region run detector_for (the onnx model); only they carry the onnxruntime layer
-        self.load = function("LoadImage", "load_image", 1769, Duration.minutes(5), onnx=True)
-        self.region = function(
-            "ProcessRegion", "process_region", config.region_memory_mb, Duration.minutes(15), onnx=True
-        )
+        # Layers per function come from layers/build.py's FUNCTION_LAYERS: load and region run detector_for (the
+        # onnx model) and carry onnxruntime; aggregate writes the outputs and carries pyarrow (GeoParquet).
+        self.load = function("LoadImage", "load_image", 1769, Duration.minutes(5))
+        self.region = function("ProcessRegion", "process_region", config.region_memory_mb, Duration.minutes(15))
         self.aggregate = function("Aggregate", "aggregate", config.aggregate_memory_mb, Duration.minutes(15))
         self.failure = function("RecordFailure", "record_failure", 512, Duration.minutes(1))
         self._grant(buckets, tables)

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cdk_context(tmp: Path, **overrides: Any) -> dict[str, Any]:
     """cdk.json's context with the layers pointed at empty folders (tests need not copy 130 MB)."""
-    for name in ("gdal", "powertools", "onnx"):
+    from infra.constructs.layers import LAYER_NAMES
+
+    for name in LAYER_NAMES:
         (tmp / "layers" / name / "python").mkdir(parents=True, exist_ok=True)
     context = dict(json.loads((ROOT / "cdk.json").read_text())["context"])
     context["tessera:layersDir"] = str(tmp / "layers")

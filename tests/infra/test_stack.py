@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
 
 from infra.local.template import LocalNames
+
+BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "layers" / "build.py"
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -120,22 +125,27 @@ def test_tables_keys_ttl_pitr_on_demand(template: dict[str, Any]) -> None:
         assert props["SSESpecification"]["SSEEnabled"] is True
 
 
-def test_every_function_has_both_layers_and_the_runtime_they_were_built_for(template: dict[str, Any]) -> None:
-    layers = set(resources(template, "AWS::Lambda::LayerVersion"))
-    assert len(layers) == 3
-    (onnx,) = [layer for layer in layers if "onnxruntime" in template["Resources"][layer]["Properties"]["Description"]]
-    functions = pipeline_functions(template)
-    assert len(functions) == 4
-    for name, function in functions.items():
-        props = function["Properties"]
-        with_onnx = "ProcessRegion" in name or "LoadImage" in name
-        expected = layers if with_onnx else layers - {onnx}
-        assert {ref["Ref"] for ref in props["Layers"]} == expected, name
-        assert len(props["Layers"]) == (3 if with_onnx else 2), name
-        assert props["Runtime"] == "python3.13", name
-        assert props["TracingConfig"] == {"Mode": "Active"}, name
-        for layer in layers:
-            assert "python3.13" in template["Resources"][layer]["Properties"]["CompatibleRuntimes"]
+def test_each_function_attaches_the_layers_the_size_check_sums(template: dict[str, Any]) -> None:
+    """The layers per function in the template are layers/build.py's FUNCTION_LAYERS, whose totals it checks."""
+    build = runpy.run_path(str(BUILD_SCRIPT))
+    layers = {
+        logical_id: re.search(r"layers/(\w+)/requirements\.txt", layer["Properties"]["Description"]).group(1)  # type: ignore[union-attr]
+        for logical_id, layer in resources(template, "AWS::Lambda::LayerVersion").items()
+    }
+    assert sorted(layers.values()) == sorted(build["LAYER_NAMES"])
+    attached = {
+        function["Properties"]["Description"].removeprefix("Tessera "): sorted(
+            layers[ref["Ref"]] for ref in function["Properties"]["Layers"]
+        )
+        for function in pipeline_functions(template).values()
+    }
+    assert attached == {name: sorted(names) for name, names in build["FUNCTION_LAYERS"].items()}
+    assert [name for name, names in attached.items() if "parquet" in names] == ["Aggregate"]
+    for function in pipeline_functions(template).values():
+        assert function["Properties"]["Runtime"] == "python3.13"
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    for layer in layers:
+        assert "python3.13" in template["Resources"][layer]["Properties"]["CompatibleRuntimes"]
 
 
 def test_handler_strings_resolve_to_callables(template: dict[str, Any]) -> None:
