@@ -42,7 +42,7 @@ class TesseraStack(Stack):
             "Tiles",
             config=config,
             buckets=self.buckets,
-            layers=[*self.layers.all, self.layers.tiles],
+            layers=self.layers,
             code_dir=config.path(config.functions_dir),
         )
         for name, value in {

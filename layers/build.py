@@ -11,6 +11,12 @@ Layers (one directory each under ``--out``, laid out the way Lambda mounts them 
 * ``onnx``: onnxruntime alone (the ``onnx`` built-in model); numpy comes from the gdal layer. Only the
   region and load functions attach it. Its tools, transformers, quantization, datasets and backend
   packages (offline tooling that imports onnx, sympy, packaging...) are pruned.
+* ``parquet``: pyarrow alone (the GeoParquet output); numpy and shapely come from the gdal layer. Only the
+  aggregate function attaches it. What ``pyarrow.parquet.write_table`` does not use is pruned: Flight, the
+  S3 filesystem (a library of its own), the GCS/Azure/HDFS filesystem modules, Substrait's Python module, the
+  C++ headers and sources, Cython sources, the tests, and the duplicate copies of libarrow_python under its
+  linker names (wheels cannot hold symlinks; only the SONAME copy is loaded). The libraries that pyarrow's
+  core module links (compute, acero, dataset, substrait, parquet) stay.
 
 Each ``layers/NAME/requirements.txt`` pins the complete dependency closure, and it is installed with
 ``pip install --no-deps --only-binary=:all: --platform manylinux_2_28_<arch> --platform manylinux2014_<arch>``
@@ -25,15 +31,15 @@ must be <= 2.34 (AL2023). The host's apt sources are tried first; Debian 12's li
 temporary apt configuration. ``--expat-lib`` supplies a file instead.
 
 A layer is rebuilt only if its stamp (``OUT/.stamps/NAME.json``: requirements hash, Python version, platform,
-recipe version) changed. The script ends with a size table of the unzipped layers plus the function code
-(``functions/``) and fails if the total exceeds Lambda's 250 MB unzipped limit for a function and its layers.
-The total counts every layer, which is what the region and load functions attach (gdal + powertools + onnx);
-the other functions attach gdal + powertools only, a subset.
+recipe version) changed. The script ends with a size table of the unzipped layers and, per function, its
+layers plus the function code (``functions/``, one asset shared by every function), and fails if any function
+exceeds Lambda's 250 MB unzipped limit for a function and its layers. Which function attaches which layers is
+declared once, in :data:`FUNCTION_LAYERS`; the CDK app attaches layers from that table.
 
 Usage::
 
     .venv/bin/python layers/build.py [--out layers/build] [--python-version 3.13] [--platform x86_64|arm64]
-                                     [--only gdal|powertools|onnx] [--check-only]
+                                     [--only gdal|powertools|onnx|parquet|tiles] [--check-only]
 """
 
 from __future__ import annotations
@@ -57,14 +63,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAYERS_SRC = REPO_ROOT / "layers"
 DEFAULT_OUT = LAYERS_SRC / "build"
 DEFAULT_FUNCTIONS_DIR = REPO_ROOT / "functions"
-LAYER_NAMES: tuple[str, ...] = ("gdal", "powertools", "onnx")
+LAYER_NAMES: tuple[str, ...] = ("gdal", "powertools", "onnx", "parquet", "tiles")
+#: The layers each Lambda function attaches, by the function's construct id in the stack (the one place this
+#: is declared: infra/constructs/layers.py reads it, and the size check below sums each row).
+FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
+    "LoadImage": ("gdal", "powertools", "onnx"),  # checks an onnx model at load
+    "ProcessRegion": ("gdal", "powertools", "onnx"),  # runs the models
+    "Aggregate": ("gdal", "powertools", "parquet"),  # writes the outputs, GeoParquet included
+    "RecordFailure": ("gdal", "powertools"),
+    "IngestViewpoint": ("gdal", "powertools", "tiles"),  # the tile server: COG, statistics
+    "RecordViewpointFailure": ("gdal", "powertools", "tiles"),
+    "TileApi": ("gdal", "powertools", "tiles"),  # rio-tiler reads
+}
 
 #: Lambda's limit on the unzipped size of a function plus all its layers ("250 MB" = 262,144,000 bytes).
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 #: glibc of the Lambda python3.12+ runtimes (Amazon Linux 2023).
 MAX_GLIBC: tuple[int, ...] = (2, 34)
 #: Bump when the install/prune recipe changes, so cached layers get rebuilt.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 PIP_PLATFORMS: dict[str, tuple[str, ...]] = {
     "x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
@@ -83,7 +100,7 @@ BULLSEYE_SOURCES = (
 
 #: Directories removed wherever they occur in a layer's python/ tree.
 PRUNE_DIR_NAMES = frozenset({"__pycache__", "tests"})
-#: Paths (relative to python/) removed if present.
+#: Paths (relative to python/, glob patterns) removed if present.
 PRUNE_PATHS = (
     "numpy/f2py",
     "numpy/_pyinstaller",
@@ -96,6 +113,28 @@ PRUNE_PATHS = (
     "onnxruntime/datasets",
     "onnxruntime/backend",
     "bin/onnxruntime_test",
+    # pyarrow: C++ headers and sources, Cython declarations, its C++ test module
+    "pyarrow/include",
+    "pyarrow/includes",
+    "pyarrow/src",
+    "pyarrow/_pyarrow_cpp_tests.*",
+    # pyarrow Flight (RPC), the S3 filesystem (its own library) and the GCS/Azure/HDFS filesystem modules:
+    # ``pyarrow.fs`` imports them only if present; writing Parquet to a Python file object uses none of them
+    "pyarrow/flight.py",
+    "pyarrow/_flight.*",
+    "pyarrow/libarrow_flight.so*",
+    "pyarrow/libarrow_python_flight.so*",
+    "pyarrow/_s3fs.*",
+    "pyarrow/libarrow_s3.so*",
+    "pyarrow/_gcsfs.*",
+    "pyarrow/_azurefs.*",
+    "pyarrow/_hdfs.*",
+    # Substrait's Python module (libarrow_substrait stays: pyarrow's core module links it)
+    "pyarrow/substrait.py",
+    "pyarrow/_substrait.*",
+    # copies of libarrow_python* under linker names; the loader uses the SONAME (``.so.2600``) copy only
+    "pyarrow/libarrow_python*.so",
+    "pyarrow/libarrow_python*.so.*.*.*",
 )
 #: File suffixes removed: type stubs and Cython sources/headers.
 PRUNE_SUFFIXES = (".pyi", ".pyx", ".pxd", ".pxi")
@@ -175,16 +214,39 @@ def dir_size(path: Path, exclude_dirs: Iterable[str] = ()) -> int:
     return total
 
 
-def check_size_budget(sizes: dict[str, int], limit: int = LAMBDA_UNZIPPED_LIMIT_BYTES) -> int:
-    """Return the total of ``sizes``; raise SizeLimitError if it exceeds ``limit`` bytes."""
-    total = sum(sizes.values())
-    if total > limit:
-        parts = ", ".join(f"{k} {v / MIB:.1f}" for k, v in sizes.items())
+def function_sizes(
+    sizes: dict[str, int], function_layers: dict[str, tuple[str, ...]] = FUNCTION_LAYERS
+) -> dict[str, int]:
+    """Each function's unzipped size: its layers (from ``function_layers``) plus the function code.
+
+    Example:
+        >>> function_sizes({"gdal": 100, "onnx": 60, "functions": 1}, {"A": ("gdal", "onnx"), "B": ("gdal",)})
+        {'A': 161, 'B': 101}
+    """
+    return {
+        function: sum(sizes.get(layer, 0) for layer in layers) + sizes.get("functions", 0)
+        for function, layers in function_layers.items()
+    }
+
+
+def check_size_budget(
+    sizes: dict[str, int],
+    function_layers: dict[str, tuple[str, ...]] = FUNCTION_LAYERS,
+    limit: int = LAMBDA_UNZIPPED_LIMIT_BYTES,
+) -> dict[str, int]:
+    """Return each function's unzipped size; raise SizeLimitError naming every function over ``limit`` bytes."""
+    totals = function_sizes(sizes, function_layers)
+    over = []
+    for function, names in function_layers.items():
+        if totals[function] > limit:
+            parts = " + ".join(f"{name} {sizes.get(name, 0) / MIB:.1f}" for name in (*names, "functions"))
+            over.append(f"{function} {totals[function] / MIB:.1f} MiB ({parts})")
+    if over:
         raise SizeLimitError(
-            f"unzipped total {total / MIB:.1f} MiB exceeds Lambda's limit of {limit / MIB:.0f} MiB "
-            f"for function code + all layers ({parts} MiB). Prune more, or split the function."
+            f"unzipped function code + layers exceeds Lambda's limit of {limit / MIB:.0f} MiB for "
+            f"{'; '.join(over)}. Prune more, move a layer to fewer functions, or split the function."
         )
-    return total
+    return totals
 
 
 def size_report(out: Path, functions_dir: Path, layer_names: Iterable[str] = LAYER_NAMES) -> dict[str, int]:
@@ -194,18 +256,22 @@ def size_report(out: Path, functions_dir: Path, layer_names: Iterable[str] = LAY
     return sizes
 
 
-def print_size_table(sizes: dict[str, int], functions_dir: Path) -> None:
-    """Print the unzipped sizes and the total against the limit."""
+def print_size_table(
+    sizes: dict[str, int], functions_dir: Path, function_layers: dict[str, tuple[str, ...]] = FUNCTION_LAYERS
+) -> None:
+    """Print the unzipped sizes of the layers and the code, then each function's total against the limit."""
     log("")
-    log(f"{'unzipped size':<28}{'MiB':>9}")
+    log(f"{'unzipped size':<50}{'MiB':>9}")
     for name, size in sizes.items():
         label = f"function code ({functions_dir.name}/)" if name == "functions" else f"layer {name}"
         note = "" if name != "functions" or functions_dir.exists() else "  (directory absent)"
-        log(f"{label:<28}{size / MIB:>9.1f}{note}")
-    total = sum(sizes.values())
-    log(f"{'total':<28}{total / MIB:>9.1f}")
-    headroom = (LAMBDA_UNZIPPED_LIMIT_BYTES - total) / MIB
-    log(f"{'limit':<28}{LAMBDA_UNZIPPED_LIMIT_BYTES / MIB:>9.1f}  (headroom {headroom:.1f})")
+        log(f"{label:<50}{size / MIB:>9.1f}{note}")
+    log("")
+    log(f"{'function: layers + code':<50}{'MiB':>9}{'headroom':>10}")
+    for function, total in function_sizes(sizes, function_layers).items():
+        label = f"{function}: {' + '.join(function_layers[function])} + code"
+        log(f"{label:<50}{total / MIB:>9.1f}{(LAMBDA_UNZIPPED_LIMIT_BYTES - total) / MIB:>10.1f}")
+    log(f"{'limit per function':<50}{LAMBDA_UNZIPPED_LIMIT_BYTES / MIB:>9.1f}")
 
 
 # ---------------------------------------------------------------------------------------------- cache
@@ -317,9 +383,9 @@ def prune(python_dir: Path) -> dict[str, int]:
 
     for d in _walk_dirs_named(python_dir, PRUNE_DIR_NAMES):
         add(d.name, _remove(d))
-    for rel in PRUNE_PATHS:
-        if (python_dir / rel).exists():
-            add(rel, _remove(python_dir / rel))
+    for pattern in PRUNE_PATHS:
+        for path in sorted(python_dir.glob(pattern)):
+            add(pattern, _remove(path))
     for p in sorted(python_dir.rglob("*")):
         if p.is_file() and p.suffix in PRUNE_SUFFIXES:
             add("*" + "/*".join(PRUNE_SUFFIXES), _remove(p))
@@ -529,7 +595,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
         prog="layers/build.py",
-        description="Build the Tessera Lambda layers (gdal, powertools, onnx) from manylinux wheels.",
+        description="Build the Tessera Lambda layers (gdal, powertools, onnx, parquet) from manylinux wheels.",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="output directory (default: layers/build)"

@@ -16,11 +16,11 @@ from constructs import Construct
 
 from infra.config import TesseraConfig
 from infra.constructs.definition import PipelineFunctions, build_definition
-from infra.constructs.layers import ARCHITECTURE, RUNTIME, PythonLayers
+from infra.constructs.functions import ASSET_EXCLUDES, python_function
+from infra.constructs.layers import PythonLayers
 from infra.constructs.storage import ImageryBuckets, TrackingTables
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg", ".jpeg")
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/tests", "*.egg-info"]
 
 
 class ImagePipeline(Construct):
@@ -66,34 +66,22 @@ class ImagePipeline(Construct):
         }
         code = lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
 
-        def function(name: str, handler: str, memory: int, timeout: Duration, onnx: bool = False) -> lambda_.Function:
-            log_group = logs.LogGroup(
-                self,
-                f"{name}Logs",
-                retention=logs.RetentionDays.ONE_MONTH,
-                removal_policy=RemovalPolicy.DESTROY,
-            )
-            return lambda_.Function(
+        def function(name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
+            return python_function(
                 self,
                 name,
-                runtime=RUNTIME,
-                architecture=ARCHITECTURE,
                 code=code,
-                handler=f"tessera.handlers.{handler}.handler",
-                layers=[*layers.all, layers.onnx] if onnx else layers.all,
-                memory_size=memory,
+                handler=handler,
+                layers=layers.for_function(name),
+                memory=memory,
                 timeout=timeout,
                 environment=environment,
-                tracing=lambda_.Tracing.ACTIVE,
-                log_group=log_group,
-                description=f"Tessera {name}",
             )
 
-        # load and region run detector_for (the onnx model); only they carry the onnxruntime layer
-        self.load = function("LoadImage", "load_image", 1769, Duration.minutes(5), onnx=True)
-        self.region = function(
-            "ProcessRegion", "process_region", config.region_memory_mb, Duration.minutes(15), onnx=True
-        )
+        # Layers per function come from layers/build.py's FUNCTION_LAYERS: load and region run detector_for (the
+        # onnx model) and carry onnxruntime; aggregate writes the outputs and carries pyarrow (GeoParquet).
+        self.load = function("LoadImage", "load_image", 1769, Duration.minutes(5))
+        self.region = function("ProcessRegion", "process_region", config.region_memory_mb, Duration.minutes(15))
         self.aggregate = function("Aggregate", "aggregate", config.aggregate_memory_mb, Duration.minutes(15))
         self.failure = function("RecordFailure", "record_failure", 512, Duration.minutes(1))
         self._grant(buckets, tables)

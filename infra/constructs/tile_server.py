@@ -25,6 +25,8 @@ from constructs import Construct
 
 from infra.config import TesseraConfig
 from infra.constructs.functions import ASSET_EXCLUDES, python_function
+from infra.constructs.layers import PythonLayers
+from infra.constructs.pipeline import IMAGE_SUFFIXES
 from infra.constructs.storage import ImageryBuckets, secure_bucket
 
 #: Errors worth another attempt: S3 hiccups and the Lambda service's own transient failures.
@@ -35,7 +37,6 @@ TRANSIENT_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-VIEWPOINT_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg", ".jpeg")
 
 
 class TileServer(Construct):
@@ -52,7 +53,7 @@ class TileServer(Construct):
         *,
         config: TesseraConfig,
         buckets: ImageryBuckets,
-        layers: list[lambda_.ILayerVersion],
+        layers: PythonLayers,
         code_dir: Path,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -90,7 +91,7 @@ class TileServer(Construct):
             "IngestViewpoint",
             code=code,
             handler="ingest_viewpoint",
-            layers=layers,
+            layers=layers.for_function("IngestViewpoint"),
             memory=3008,
             timeout=Duration.minutes(15),
             environment=environment,
@@ -101,7 +102,7 @@ class TileServer(Construct):
             "RecordViewpointFailure",
             code=code,
             handler="record_viewpoint_failure",
-            layers=layers,
+            layers=layers.for_function("RecordViewpointFailure"),
             memory=512,
             timeout=Duration.minutes(1),
             environment=environment,
@@ -112,7 +113,7 @@ class TileServer(Construct):
             "TileApi",
             code=code,
             handler="tile_api",
-            layers=layers,
+            layers=layers.for_function("TileApi"),
             memory=config.tile_api_memory_mb,
             timeout=Duration.seconds(29),  # API Gateway's integration limit is 30 s
             environment={
@@ -134,7 +135,7 @@ class TileServer(Construct):
                     "object": {
                         "key": [
                             {"wildcard": f"{config.viewpoint_prefix}*{suffix}"}
-                            for suffix in (*VIEWPOINT_SUFFIXES, *(s.upper() for s in VIEWPOINT_SUFFIXES))
+                            for suffix in (*IMAGE_SUFFIXES, *(s.upper() for s in IMAGE_SUFFIXES))
                         ]
                     },
                 },

@@ -193,13 +193,19 @@ class LocalPipeline(AbstractContextManager["LocalPipeline"]):
             time.sleep(0.2)
         raise TimeoutError(f"job {run.job_id} did not finish within {timeout:.0f} s")
 
-    def features(self, run: JobRun) -> dict[str, Any] | None:
-        """The job's FeatureCollection from its first S3 output that succeeded."""
+    def _output_body(self, run: JobRun, suffix: str) -> bytes | None:
+        """The object written by the job's first successful S3 output whose key ends with ``suffix``."""
         for output in (run.job or {}).get("outputs_written") or []:
-            if output.get("status") == "SUCCESS" and str(output.get("location", "")).startswith("s3://"):
-                bucket, _, key = output["location"].removeprefix("s3://").partition("/")
-                return dict(json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+            location = str(output.get("location", ""))
+            if output.get("status") == "SUCCESS" and location.startswith("s3://") and location.endswith(suffix):
+                bucket, _, key = location.removeprefix("s3://").partition("/")
+                return bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         return None
+
+    def features(self, run: JobRun) -> dict[str, Any] | None:
+        """The job's FeatureCollection from its first GeoJSON S3 output that succeeded."""
+        body = self._output_body(run, ".geojson")
+        return None if body is None else dict(json.loads(body))
 
     def history(self, run: JobRun) -> list[dict[str, Any]]:
         """The execution's full event history."""
@@ -213,7 +219,10 @@ class LocalPipeline(AbstractContextManager["LocalPipeline"]):
             kwargs["nextToken"] = page["nextToken"]
 
     def collect(self, run: JobRun, out: Path) -> dict[str, Path]:
-        """Write the features, the job record, the region records and the execution history into ``out``."""
+        """Write the features, the job record, the region records and the execution history into ``out``.
+
+        A GeoParquet output is copied too (``<jobId>.parquet``, key ``geoparquet``).
+        """
         out.mkdir(parents=True, exist_ok=True)
         job = run.job or self.job(run.job_id) or {"job_id": run.job_id, "job_status": "FAILED"}
         description = self.sfn.describe_execution(executionArn=run.execution_arn)
@@ -230,4 +239,8 @@ class LocalPipeline(AbstractContextManager["LocalPipeline"]):
         files["execution"].write_text(
             json.dumps({"description": description, "history": self.history(run)}, indent=2, default=str)
         )
+        geoparquet = self._output_body(run, ".parquet")
+        if geoparquet is not None:
+            files["geoparquet"] = out / f"{run.job_id}.parquet"
+            files["geoparquet"].write_bytes(geoparquet)
         return files

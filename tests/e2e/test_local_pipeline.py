@@ -173,6 +173,32 @@ def test_osml_message_on_the_queue_starts_a_job(pipeline: LocalPipeline, rgb_byt
     assert len(json.loads(body)["features"]) == 4
 
 
+def test_a_geoparquet_output_is_collected_beside_the_geojson(
+    pipeline: LocalPipeline, rgb_byte: Path, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    results = pipeline.results_bucket
+    request = {
+        "jobId": "two-formats",
+        "outputs": [
+            {"type": "S3", "bucket": results, "prefix": "tables/", "format": "GEOPARQUET"},
+            {"type": "S3", "bucket": results, "prefix": "geojson/"},
+        ],
+        "imageProcessor": {"name": "centerpoint", "type": "BUILTIN"},
+        "imageProcessorTileSize": 512,
+        "imageProcessorTileOverlap": 32,
+    }
+    run = pipeline.wait(pipeline.submit_request(request, image=rgb_byte))
+    assert run.job_status == "SUCCESS", (run.job or {}).get("message")
+    files = pipeline.collect(run, tmp_path)
+    features = json.loads(files["features"].read_text())["features"]
+    assert files["geoparquet"] == tmp_path / "two-formats.parquet"
+    table = pq.read_table(files["geoparquet"], use_threads=False)  # threaded reads can abort at exit
+    assert table.column("id").to_pylist() == [f["id"] for f in features] and len(features) == 4
+    assert json.loads(table.schema.metadata[b"geo"])["columns"]["geometry"]["geometry_types"] == ["Point"]
+
+
 def test_invalid_queue_message_fails_the_job_naming_the_field(pipeline: LocalPipeline) -> None:
     run = pipeline.wait(pipeline.send_message({"jobId": "queued-bad", "imageUrls": [], "imageProcessor": {}}))
     assert run.execution_status == "FAILED"

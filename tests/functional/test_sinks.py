@@ -1,4 +1,4 @@
-"""Outputs: S3 and Kinesis together, batching, and a job that fails only when every output fails."""
+"""Outputs: S3 (GeoJSON, GeoParquet) and Kinesis together, batching, and a job failing only when every output fails."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.functional.conftest import Account, run
+from tests.functional.conftest import Account, run, run_job
 
 
 def stream_records(stream: str) -> list[dict[str, Any]]:
@@ -107,3 +107,97 @@ def test_nan_never_reaches_the_output(account: Account) -> None:
     bad = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [float("nan"), 0.0]}, "properties": {}}]
     with pytest.raises(SinkError, match="not valid JSON"):
         S3GeoJSONSink(account.s3, "results-bucket").write("nan", iter(bad))
+
+
+def read_geoparquet(account: Account, bucket: str, key: str) -> Any:
+    """The table of a GeoParquet output (read without threads: see tests/unit/test_geoparquet.py)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    body = account.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return pq.read_table(pa.BufferReader(body), use_threads=False)
+
+
+def test_geoparquet_output_alongside_geojson_holds_the_same_features(
+    account: Account, rgb_byte: Path, context: Any
+) -> None:
+    import numpy as np
+    import shapely
+    from shapely.geometry import shape
+
+    outputs = [
+        {"type": "S3", "bucket": "results-bucket", "prefix": "geojson"},
+        {"type": "S3", "bucket": "other-output", "prefix": "tables/", "format": "GEOPARQUET"},
+    ]
+    loaded, _, result = run_job(flood_request(rgb_byte, outputs), context)
+    assert loaded["job"]["outputs"][1]["format"] == "GEOPARQUET", "the format travels in the state payload"
+    assert result["status"] == "SUCCESS"
+    assert result["outputs"] == [
+        {"kind": "S3", "status": "SUCCESS", "location": "s3://results-bucket/geojson/sinks.geojson"},
+        {"kind": "S3", "status": "SUCCESS", "location": "s3://other-output/tables/sinks.parquet"},
+    ]
+    assert account.job("sinks")["outputs_written"] == result["outputs"]
+    collection = json.loads(account.s3.get_object(Bucket="results-bucket", Key="geojson/sinks.geojson")["Body"].read())
+    table = read_geoparquet(account, "other-output", "tables/sinks.parquet")
+    assert table.num_rows == result["feature_count"] == len(collection["features"]) == 600
+    rows = table.to_pylist()
+    assert [r["id"] for r in rows] == [f["id"] for f in collection["features"]]
+    geometries = shapely.from_wkb(np.array([r["geometry"] for r in rows], dtype=object))
+    expected = [shape(f["geometry"]) for f in collection["features"]]
+    assert all(a.equals_exact(b, tolerance=0) for a, b in zip(geometries, expected, strict=True))
+    first, row = collection["features"][0]["properties"], rows[0]
+    assert json.loads(row["featureClasses"]) == first["featureClasses"]
+    assert json.loads(row["inferenceMetadata"]) == first["inferenceMetadata"]
+    assert first["inferenceMetadata"]["jobId"] == "sinks"
+    assert (row["center_longitude"], row["center_latitude"]) == (first["center_longitude"], first["center_latitude"])
+    geo = json.loads(table.schema.metadata[b"geo"])
+    assert geo["columns"]["geometry"]["bbox"] == shapely.total_bounds(geometries).tolist()
+    assert geo["columns"]["geometry"]["geometry_types"] == sorted({g.geom_type for g in expected})
+
+
+def test_a_failed_geoparquet_output_is_recorded_and_the_geojson_one_goes_on(
+    account: Account, rgb_byte: Path, context: Any
+) -> None:
+    outputs = [
+        {"type": "S3", "bucket": "no-such-bucket", "format": "GEOPARQUET"},
+        {"type": "S3", "bucket": "results-bucket"},
+    ]
+    result = run(flood_request(rgb_byte, outputs), context)
+    assert result["status"] == "SUCCESS"
+    parquet, geojson = result["outputs"]
+    assert parquet["status"] == "FAILED" and "s3://no-such-bucket/sinks.parquet" in parquet["message"]
+    assert geojson == {"kind": "S3", "status": "SUCCESS", "location": "s3://results-bucket/sinks.geojson"}
+    assert "outputs failed" in account.job("sinks")["message"]
+
+
+def test_large_geoparquet_files_stream_as_a_multipart_upload(account: Account) -> None:
+    import random
+
+    from tessera.sinks import GeoParquetSink
+
+    noise = random.Random(7)
+
+    def features() -> Iterator[dict[str, Any]]:
+        for i in range(30_000):
+            x = 10 + i * 1e-5
+            yield {
+                "type": "Feature",
+                "id": f"f{i}",
+                "geometry": {"type": "Point", "coordinates": [x, 45.0]},
+                "properties": {"featureClasses": [{"iri": "ship", "score": 0.5}], "pad": noise.randbytes(200).hex()},
+            }
+
+    sink = GeoParquetSink(account.s3, "results-bucket", "big", part_bytes=5 * 1024 * 1024, batch_rows=10_000)
+    calls: list[int] = []
+    original = account.s3.upload_part
+
+    def counting_upload_part(**kwargs: Any) -> Any:
+        calls.append(len(kwargs["Body"]))
+        return original(**kwargs)
+
+    account.s3.upload_part = counting_upload_part  # type: ignore[method-assign]
+    assert sink.write("huge", features()) == "s3://results-bucket/big/huge.parquet"
+    assert len(calls) >= 2, "the file went up in parts"
+    table = read_geoparquet(account, "results-bucket", "big/huge.parquet")
+    assert table.num_rows == 30_000 and table.column("id")[-1].as_py() == "f29999"
+    assert json.loads(table.schema.metadata[b"geo"])["columns"]["geometry"]["bbox"] == [10.0, 45.0, 10.29999, 45.0]

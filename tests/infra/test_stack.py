@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +14,15 @@ from moto.events.models import EventPattern
 
 from infra.local.template import LocalNames
 
+BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "layers" / "build.py"
+
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
 
 
-def pipeline_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def tessera_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every function running Tessera code (the pipeline's and the tile server's)."""
     return {
         k: r
         for k, r in resources(template, "AWS::Lambda::Function").items()
@@ -24,9 +30,19 @@ def pipeline_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def pipeline_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The image pipeline's functions (logical ids under the Pipeline construct)."""
+    return {k: r for k, r in tessera_functions(template).items() if k.startswith("Pipeline")}
+
+
+def pipeline_resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """Resources of one type under the Pipeline construct."""
+    return {k: r for k, r in resources(template, kind).items() if k.startswith("Pipeline")}
+
+
 @pytest.fixture(scope="module")
 def definition(template: dict[str, Any]) -> dict[str, Any]:
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    (machine,) = pipeline_resources(template, "AWS::StepFunctions::StateMachine").values()
     return json.loads(LocalNames(template["Resources"]).resolve(machine["Properties"]["DefinitionString"]))
 
 
@@ -99,12 +115,14 @@ def test_every_step_has_a_catch_that_records_the_failure(definition: dict[str, A
     assert states["JobFailed"]["Type"] == "Fail"
 
 
-def test_state_machine_logs_all_events_and_traces(template: dict[str, Any]) -> None:
-    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
-    props = machine["Properties"]
-    assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
-    assert props["TracingConfiguration"] == {"Enabled": True}
+def test_state_machines_log_all_events_and_trace(template: dict[str, Any]) -> None:
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    assert len(machines) == 2  # the pipeline and the viewpoint ingest
+    for machine in machines.values():
+        props = machine["Properties"]
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+        assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+        assert props["TracingConfiguration"] == {"Enabled": True}
 
 
 def test_tables_keys_ttl_pitr_on_demand(template: dict[str, Any]) -> None:
@@ -112,7 +130,7 @@ def test_tables_keys_ttl_pitr_on_demand(template: dict[str, Any]) -> None:
         tuple(k["AttributeName"] for k in r["Properties"]["KeySchema"]): r["Properties"]
         for r in resources(template, "AWS::DynamoDB::Table").values()
     }
-    assert set(tables) == {("job_id",), ("image_id", "region_id")}
+    assert set(tables) == {("job_id",), ("image_id", "region_id"), ("viewpoint_id",)}
     for props in tables.values():
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["TimeToLiveSpecification"] == {"AttributeName": "expire_time", "Enabled": True}
@@ -120,33 +138,38 @@ def test_tables_keys_ttl_pitr_on_demand(template: dict[str, Any]) -> None:
         assert props["SSESpecification"]["SSEEnabled"] is True
 
 
-def test_every_function_has_both_layers_and_the_runtime_they_were_built_for(template: dict[str, Any]) -> None:
-    layers = set(resources(template, "AWS::Lambda::LayerVersion"))
-    assert len(layers) == 3
-    (onnx,) = [layer for layer in layers if "onnxruntime" in template["Resources"][layer]["Properties"]["Description"]]
-    functions = pipeline_functions(template)
-    assert len(functions) == 4
-    for name, function in functions.items():
-        props = function["Properties"]
-        with_onnx = "ProcessRegion" in name or "LoadImage" in name
-        expected = layers if with_onnx else layers - {onnx}
-        assert {ref["Ref"] for ref in props["Layers"]} == expected, name
-        assert len(props["Layers"]) == (3 if with_onnx else 2), name
-        assert props["Runtime"] == "python3.13", name
-        assert props["TracingConfig"] == {"Mode": "Active"}, name
-        for layer in layers:
-            assert "python3.13" in template["Resources"][layer]["Properties"]["CompatibleRuntimes"]
+def test_each_function_attaches_the_layers_the_size_check_sums(template: dict[str, Any]) -> None:
+    """The layers per function in the template are layers/build.py's FUNCTION_LAYERS, whose totals it checks."""
+    build = runpy.run_path(str(BUILD_SCRIPT))
+    layers = {
+        logical_id: re.search(r"layers/(\w+)/requirements\.txt", layer["Properties"]["Description"]).group(1)  # type: ignore[union-attr]
+        for logical_id, layer in resources(template, "AWS::Lambda::LayerVersion").items()
+    }
+    assert sorted(layers.values()) == sorted(build["LAYER_NAMES"])
+    attached = {
+        function["Properties"]["Description"].removeprefix("Tessera "): sorted(
+            layers[ref["Ref"]] for ref in function["Properties"]["Layers"]
+        )
+        for function in tessera_functions(template).values()
+    }
+    assert attached == {name: sorted(names) for name, names in build["FUNCTION_LAYERS"].items()}
+    assert [name for name, names in attached.items() if "parquet" in names] == ["Aggregate"]
+    for function in tessera_functions(template).values():
+        assert function["Properties"]["Runtime"] == "python3.13"
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    for layer in layers:
+        assert "python3.13" in template["Resources"][layer]["Properties"]["CompatibleRuntimes"]
 
 
 def test_handler_strings_resolve_to_callables(template: dict[str, Any]) -> None:
-    for function in pipeline_functions(template).values():
+    for function in tessera_functions(template).values():
         module, _, name = function["Properties"]["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(module), name))
 
 
 def test_functions_get_their_settings_from_the_stack(template: dict[str, Any]) -> None:
     names = LocalNames(template["Resources"])
-    tables = {names.refs[k] for k in resources(template, "AWS::DynamoDB::Table")}
+    tables = {names.refs[k] for k in resources(template, "AWS::DynamoDB::Table") if k.startswith("Tracking")}
     for function in pipeline_functions(template).values():
         env = names.resolve(function["Properties"]["Environment"]["Variables"])
         assert {env["TESSERA_JOB_TABLE"], env["TESSERA_REGION_TABLE"]} == tables
@@ -180,7 +203,7 @@ def _s3_event(bucket: str, key: str) -> dict[str, Any]:
 )
 def test_upload_rule_matches_image_and_request_keys(template: dict[str, Any], key: str, starts_job: bool) -> None:
     names = LocalNames(template["Resources"])
-    (rule,) = resources(template, "AWS::Events::Rule").values()
+    (rule,) = pipeline_resources(template, "AWS::Events::Rule").values()
     pattern = EventPattern.load(json.dumps(names.resolve(rule["Properties"]["EventPattern"])))
     (bucket_id,) = [k for k, r in resources(template, "AWS::S3::Bucket").items() if "Images" in k]
     assert pattern.matches_event(_s3_event(names.refs[bucket_id], key)) is starts_job
@@ -196,7 +219,7 @@ def test_image_bucket_sends_events_to_eventbridge(template: dict[str, Any]) -> N
 
 def test_buckets_are_private_encrypted_logged_and_tls_only(template: dict[str, Any]) -> None:
     buckets = resources(template, "AWS::S3::Bucket")
-    assert len(buckets) == 3
+    assert len(buckets) == 4  # images, results, viewpoint artifacts, access logs
     policies = {
         p["Properties"]["Bucket"]["Ref"]: p["Properties"] for p in resources(template, "AWS::S3::BucketPolicy").values()
     }

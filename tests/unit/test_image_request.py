@@ -12,6 +12,7 @@ from tessera.requests import (
     DistillationAlgorithm,
     KinesisOutput,
     ModelInvokeMode,
+    OutputFormat,
     S3Output,
     TileCompression,
     TileFormat,
@@ -173,6 +174,12 @@ def test_explicit_outputs_win_over_legacy_bucket() -> None:
         ({"outputs": [{"type": "Kinesis", "stream": "s", "assumedRole": "x"}]}, "outputs[0].assumedRole"),
         ({"outputs": [{"type": "Kinesis", "stream": "s", "batchSize": 501}]}, "outputs[0].batchSize"),
         ({"outputs": [{"type": "s3", "bucket": "bucket"}]}, "outputs[0]"),  # type strings are case-sensitive
+        ({"outputs": [{"type": "S3", "bucket": "bucket", "format": "PARQUET"}]}, "outputs[0].format"),
+        ({"outputs": [{"type": "S3", "bucket": "bucket", "format": "geoparquet"}]}, "outputs[0].format"),
+        (
+            {"outputs": [{"type": "Kinesis", "stream": "s"}, {"type": "S3", "bucket": "bucket", "format": 1}]},
+            "outputs[1].format",
+        ),
         ({"imageReadRole": "role/read"}, "imageReadRole"),
         (
             {"postProcessing": [{"step": "FEATURE_DISTILLATION"}, {"step": "FEATURE_DISTILLATION"}]},
@@ -327,6 +334,30 @@ def test_requested_overlap_not_smaller_than_the_default_tile_size_is_rejected() 
 def test_zero_overlap_is_kept() -> None:
     spec = _spec(_with(MINIMAL, imageProcessorTileSize=1024, imageProcessorTileOverlap=0))
     assert (spec.tile_size, spec.tile_overlap) == (1024, 0)
+
+
+def test_a_bad_output_format_names_the_field_and_the_allowed_values() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_image_request(_with(MINIMAL, outputs=[{"type": "S3", "bucket": "bucket", "format": "CSV"}]))
+    assert caught.value.field == "outputs[0].format"
+    assert str(caught.value) == "invalid image request: outputs[0].format: Input should be 'GEOJSON' or 'GEOPARQUET'"
+
+
+def test_s3_output_format_defaults_to_geojson_and_reaches_the_job() -> None:
+    outputs = [
+        {"type": "S3", "bucket": "bucket", "prefix": "a/"},
+        {"type": "S3", "bucket": "bucket", "prefix": "b/", "format": "GEOPARQUET"},
+    ]
+    request = parse_image_request(_with(MINIMAL, outputs=outputs))
+    assert [o.format for o in request.outputs] == [OutputFormat.GEOJSON, OutputFormat.GEOPARQUET]
+    spec = _spec(_with(MINIMAL, outputs=outputs))
+    assert spec.outputs == [
+        OutputSpec(kind="S3", bucket="bucket", prefix="a/"),
+        OutputSpec(kind="S3", bucket="bucket", prefix="b/", format=OutputFormat.GEOPARQUET),
+    ]
+    assert type(spec).model_validate_json(spec.model_dump_json()) == spec
+    assert spec.model_dump(mode="json")["outputs"][1]["format"] == "GEOPARQUET"
+    assert _spec(_with(MINIMAL, outputBucket="legacy-bucket")).outputs[0].format is OutputFormat.GEOJSON
 
 
 def test_job_spec_round_trips_through_json() -> None:

@@ -13,19 +13,24 @@ from tessera.detections import feature_box, feature_class, finalize_feature
 from tessera.distillation.features import distill_boxes, rescore
 from tessera.errors import SinkError, TesseraError
 from tessera.pipeline.services import Services, assumed_session
-from tessera.requests import JobSpec
+from tessera.requests import JobSpec, OutputFormat
 from tessera.requests.job import DistillationSpec, OutputSpec
-from tessera.sinks import KinesisSink, S3GeoJSONSink
+from tessera.sinks import GeoParquetSink, KinesisSink, S3GeoJSONSink
 from tessera.state import RequestStatus, job_status
 
 
-def _sink_for(output: OutputSpec, services: Services) -> S3GeoJSONSink | KinesisSink:
-    """The sink an output names, with the output's role assumed when it gives one."""
+def _sink_for(output: OutputSpec, services: Services) -> S3GeoJSONSink | GeoParquetSink | KinesisSink:
+    """The sink an output names, with the output's role assumed when it gives one.
+
+    An S3 output's ``format`` picks the GeoJSON or the GeoParquet sink.
+    """
     session = services.session
     if output.role and session is not None:
         session = assumed_session(session, output.role, "output")
     if output.kind == "S3" and output.bucket:
         client = services.s3 if session is services.session else session.client("s3")
+        if output.format is OutputFormat.GEOPARQUET:
+            return GeoParquetSink(client, output.bucket, output.prefix)
         return S3GeoJSONSink(client, output.bucket, output.prefix)
     if output.kind == "Kinesis" and output.stream and session is not None:
         return KinesisSink(session.client("kinesis"), output.stream, output.batch_size)

@@ -58,6 +58,13 @@ _VALID_COMPRESSIONS: dict[TileFormat, set[TileCompression]] = {
 }
 
 
+class OutputFormat(StrEnum):
+    """What an S3 output writes: OSML's GeoJSON FeatureCollection, or GeoParquet (Tessera's extension)."""
+
+    GEOJSON = "GEOJSON"
+    GEOPARQUET = "GEOPARQUET"
+
+
 class DistillationAlgorithm(StrEnum):
     """Duplicate removal across tile and region seams."""
 
@@ -70,12 +77,17 @@ class _Message(BaseModel):
 
 
 class S3Output(_Message):
-    """One FeatureCollection per job at ``s3://bucket/prefix/<jobId>.geojson``."""
+    """One file per job at ``s3://bucket/prefix/<jobId>.geojson`` (a FeatureCollection) or ``.parquet``.
+
+    ``format`` is Tessera's extension to OSML's message: ``GEOPARQUET`` asks for a GeoParquet file; OSML
+    clients omit it and get GeoJSON.
+    """
 
     type: Literal["S3"]
     bucket: str = Field(min_length=3, max_length=63)
     prefix: str = ""
     role: str | None = Field(default=None, pattern=r"^arn:")
+    format: OutputFormat = OutputFormat.GEOJSON
 
 
 class KinesisOutput(_Message):

@@ -16,6 +16,7 @@ from tessera.requests.image_request import (
     ImageRequest,
     KinesisOutput,
     ModelInvokeMode,
+    OutputFormat,
     S3Output,
     TileCompression,
     TileFormat,
@@ -23,7 +24,7 @@ from tessera.requests.image_request import (
 
 
 class OutputSpec(BaseModel):
-    """One sink: ``kind`` S3 (bucket, prefix) or Kinesis (stream, batch_size)."""
+    """One sink: ``kind`` S3 (bucket, prefix, format) or Kinesis (stream, batch_size)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -33,6 +34,7 @@ class OutputSpec(BaseModel):
     stream: str | None = None
     batch_size: int | None = None
     role: str | None = None
+    format: OutputFormat = OutputFormat.GEOJSON
 
 
 class DistillationSpec(BaseModel):
@@ -158,5 +160,5 @@ def job_spec_from_request(
 
 def _output_spec(output: S3Output | KinesisOutput) -> OutputSpec:
     if isinstance(output, S3Output):
-        return OutputSpec(kind="S3", bucket=output.bucket, prefix=output.prefix, role=output.role)
+        return OutputSpec(kind="S3", bucket=output.bucket, prefix=output.prefix, role=output.role, format=output.format)
     return OutputSpec(kind="Kinesis", stream=output.stream, batch_size=output.batch_size, role=output.assumed_role)
