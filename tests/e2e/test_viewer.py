@@ -98,3 +98,19 @@ def test_the_viewer_shows_tiles_and_detections(served: tuple[LocalTileServer, di
     red = np.all(np.abs(pixels[:3].astype(int) - np.array(DETECTION_RED)[:, None, None]) <= 8, axis=0)
     assert red.sum() > 50, "detections are drawn"
     assert pixels[:3, :, :900].std() > 10, "the image tiles are drawn"
+
+
+def test_a_bad_image_fails_its_viewpoint_through_the_workflow(
+    served: tuple[LocalTileServer, dict, Path], tmp_path: Path
+) -> None:
+    server, _item, _features = served
+    bad = tmp_path / "corrupt.tif"
+    bad.write_bytes(b"II*\x00" + b"\x00" * 64)  # a TIFF signature and nothing else
+    server.create_viewpoint(bad, "corrupt")
+    item = server.wait_ready("corrupt")
+    assert item["viewpoint_status"] == "FAILED"
+    assert "cannot open image" in item["error_message"] and "Traceback" not in item["error_message"]
+    status, reply = server.call("GET", "/viewpoints/corrupt/image/tiles/0/0/0.png")
+    assert status == 409 and reply["viewpoint_status"] == "FAILED" and "cannot open image" in reply["message"]
+    status, reply = server.call("GET", "/viewpoints/scene/no/such/route")
+    assert status == 404 and "no route" in reply["message"]

@@ -25,6 +25,8 @@ from tessera.viewpoints.statistics import band_statistics
 
 #: Points per image edge in the footprint (RPC footprints are not straight lines in lon/lat).
 FOOTPRINT_POINTS_PER_EDGE = 16
+#: GDAL retries S3 reads that fail transiently (HTTP 429, 502, 503, 504) with a growing delay.
+READ_RETRIES = {"GDAL_HTTP_MAX_RETRY": 5, "GDAL_HTTP_RETRY_DELAY": 1}
 #: Pixel types a viewer can show; complex SAR data must be detected (amplitude) first.
 SUPPORTED_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
 
@@ -133,7 +135,7 @@ def ingest(source: str, workdir: Path, *, name: str, elevation: dict[str, Any] |
     started = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
     cog_path = workdir / "image.tif"
-    with rasterio.Env(**GDAL_S3_OPTIONS), warnings.catch_warnings():
+    with rasterio.Env(**GDAL_S3_OPTIONS, **READ_RETRIES), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         try:
             dataset = rasterio.open(source)
