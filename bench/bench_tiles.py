@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -86,28 +85,22 @@ def window_of(size: int, z: int, x: int, y: int) -> tuple[Any, int, int]:
     return Window(x * span, y * span, width, height), out_width, out_height
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def make_viewpoint(report: Report, port: int, size: int) -> str:
     """Point boto3 and GDAL at the moto server, write the image, ingest it; return the COG's GDAL path."""
     import boto3
 
+    from infra.local.emulator import endpoint_environment
     from tessera.settings import ViewpointSettings
     from tessera.state.viewpoints import ViewpointTable, create_viewpoint_table
     from tessera.viewpoints.models import ViewpointCreate
     from tessera.viewpoints.service import ViewpointService
 
+    os.environ.update(endpoint_environment(port))
     os.environ.update(
         {
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_S3_ENDPOINT": f"127.0.0.1:{port}",
-            "AWS_HTTPS": "NO", "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_EC2_METADATA_DISABLED": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "TESSERA_VIEWPOINT_TABLE": "viewpoints", "TESSERA_VIEWPOINT_BUCKET": "viewpoint-artifacts",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "TESSERA_VIEWPOINT_TABLE": "viewpoints",
+            "TESSERA_VIEWPOINT_BUCKET": "viewpoint-artifacts",
         }
     )
     s3 = boto3.client("s3")
@@ -227,6 +220,8 @@ def main() -> int:
         "moto server; GDAL reads /vsis3 over HTTP on 127.0.0.1",
         f"{count} random tiles per method (2/3 at z=0, 1/3 at z=1..3), 512 px PNG, range adjustment NONE; one core",
     )
+    from infra.local.emulator import free_port
+
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -7,10 +7,22 @@ synthesized template. The handlers never read ``os.environ`` themselves.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 ENV_PREFIX = "TESSERA_"
+
+
+def _reader(env: Mapping[str, str]) -> Callable[..., str]:
+    """``get(name, default=None)``: the ``TESSERA_<name>`` variable, or ``default``; KeyError if neither."""
+
+    def get(name: str, default: str | None = None) -> str:
+        value = env.get(ENV_PREFIX + name, default)
+        if value is None:
+            raise KeyError(f"environment variable {ENV_PREFIX + name} is not set")
+        return value
+
+    return get
 
 
 @dataclass(frozen=True)
@@ -64,13 +76,7 @@ class Settings:
             ...                    "TESSERA_RESULTS_BUCKET": "results"}).tile_size
             512
         """
-        env = os.environ if environ is None else environ
-
-        def get(name: str, default: str | None = None) -> str:
-            value = env.get(ENV_PREFIX + name, default)
-            if value is None:
-                raise KeyError(f"environment variable {ENV_PREFIX + name} is not set")
-            return value
+        get = _reader(os.environ if environ is None else environ)
 
         return cls(
             job_table=get("JOB_TABLE"),
@@ -127,13 +133,7 @@ class ViewpointSettings:
             >>> ViewpointSettings.from_env(env).cache_max_age
             3600
         """
-        env = os.environ if environ is None else environ
-
-        def get(name: str, default: str | None = None) -> str:
-            value = env.get(ENV_PREFIX + name, default)
-            if value is None:
-                raise KeyError(f"environment variable {ENV_PREFIX + name} is not set")
-            return value
+        get = _reader(os.environ if environ is None else environ)
 
         return cls(
             viewpoint_table=get("VIEWPOINT_TABLE"),

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import TesseraConfig
+from infra.constructs.building_blocks import (
+    ASSET_EXCLUDES,
+    image_key_patterns,
+    logged_state_machine,
+    python_function,
+    upload_rule,
+)
 from infra.constructs.definition import PipelineFunctions, build_definition
-from infra.constructs.functions import ASSET_EXCLUDES, python_function
 from infra.constructs.layers import PythonLayers
 from infra.constructs.storage import ImageryBuckets, TrackingTables
-
-IMAGE_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg", ".jpeg")
 
 
 class ImagePipeline(Construct):
@@ -87,9 +87,6 @@ class ImagePipeline(Construct):
         self._grant(buckets, tables)
         self._grant_models(config)
 
-        state_log_group = logs.LogGroup(
-            self, "StateMachineLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
         definition = build_definition(
             Construct(self, "Workflow"),
             PipelineFunctions(load=self.load, region=self.region, aggregate=self.aggregate, failure=self.failure),
@@ -98,38 +95,21 @@ class ImagePipeline(Construct):
             distributed_concurrency=config.distributed_map_concurrency,
             results_bucket=buckets.results,
         )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(destination=state_log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
-            timeout=Duration.hours(24),
-        )
-        self.trigger = events.Rule(
+        self.state_machine = logged_state_machine(self, "StateMachine", definition, Duration.hours(24))
+        self.trigger = upload_rule(
             self,
             "UploadTrigger",
+            bucket=buckets.images,
+            keys=self.trigger_key_patterns(config),
+            machine=self.state_machine,
             description="An image under the image prefix, or a JSON ImageRequest under the request prefix, "
             "starts a job",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [buckets.images.bucket_name]},
-                    "object": {"key": self.trigger_key_patterns(config)},
-                },
-            ),
-            targets=[targets.SfnStateMachine(self.state_machine)],
         )
 
     @staticmethod
     def trigger_key_patterns(config: TesseraConfig) -> list[dict[str, str]]:
         """EventBridge wildcard matchers for the keys that start a job."""
-        suffixes = [*IMAGE_SUFFIXES, *(s.upper() for s in IMAGE_SUFFIXES)]
-        return [{"wildcard": f"{config.image_prefix}*{suffix}"} for suffix in suffixes] + [
-            {"wildcard": f"{config.request_prefix}*.json"}
-        ]
+        return [*image_key_patterns(config.image_prefix), {"wildcard": f"{config.request_prefix}*.json"}]
 
     def _grant_models(self, config: TesseraConfig) -> None:
         """SageMaker endpoints in this account and region; roles only where the deployment trusts them."""

@@ -21,6 +21,23 @@ def secure_bucket(scope: Construct, construct_id: str, **overrides: object) -> s
     return s3.Bucket(scope, construct_id, **props)  # type: ignore[arg-type]
 
 
+def tracked_table(
+    scope: Construct, construct_id: str, partition_key: ddb.Attribute, sort_key: ddb.Attribute | None = None
+) -> ddb.Table:
+    """A table with on-demand capacity, point-in-time recovery, AWS-managed encryption, TTL on ``expire_time``."""
+    return ddb.Table(
+        scope,
+        construct_id,
+        partition_key=partition_key,
+        sort_key=sort_key,
+        billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
+        encryption=ddb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+        time_to_live_attribute="expire_time",
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
 class ImageryBuckets(Construct):
     """The image bucket (EventBridge notifications on), the results bucket, and their access-log bucket.
 
@@ -59,22 +76,10 @@ class TrackingTables(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        common = {
-            "billing_mode": ddb.BillingMode.PAY_PER_REQUEST,
-            "encryption": ddb.TableEncryption.AWS_MANAGED,
-            "point_in_time_recovery_specification": ddb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            "time_to_live_attribute": "expire_time",
-            "removal_policy": RemovalPolicy.RETAIN,
-        }
-        self.jobs = ddb.Table(
-            self, "Jobs", partition_key=ddb.Attribute(name="job_id", type=ddb.AttributeType.STRING), **common
-        )
-        self.regions = ddb.Table(
+        self.jobs = tracked_table(self, "Jobs", ddb.Attribute(name="job_id", type=ddb.AttributeType.STRING))
+        self.regions = tracked_table(
             self,
             "Regions",
-            partition_key=ddb.Attribute(name="image_id", type=ddb.AttributeType.STRING),
+            ddb.Attribute(name="image_id", type=ddb.AttributeType.STRING),
             sort_key=ddb.Attribute(name="region_id", type=ddb.AttributeType.STRING),
-            **common,
         )

@@ -10,24 +10,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import Duration, Size
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as ddb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.config import TesseraConfig
-from infra.constructs.functions import ASSET_EXCLUDES, python_function
+from infra.constructs.building_blocks import (
+    ASSET_EXCLUDES,
+    image_key_patterns,
+    log_group,
+    logged_state_machine,
+    python_function,
+    upload_rule,
+)
 from infra.constructs.layers import PythonLayers
-from infra.constructs.pipeline import IMAGE_SUFFIXES
-from infra.constructs.storage import ImageryBuckets, secure_bucket
+from infra.constructs.storage import ImageryBuckets, secure_bucket, tracked_table
 
 #: Errors worth another attempt: S3 hiccups and the Lambda service's own transient failures.
 TRANSIENT_ERRORS = [
@@ -57,18 +60,8 @@ class TileServer(Construct):
         code_dir: Path,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.table = ddb.Table(
-            self,
-            "Viewpoints",
-            partition_key=ddb.Attribute(name="viewpoint_id", type=ddb.AttributeType.STRING),
-            billing_mode=ddb.BillingMode.PAY_PER_REQUEST,
-            encryption=ddb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expire_time",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        viewpoint_id = ddb.Attribute(name="viewpoint_id", type=ddb.AttributeType.STRING)
+        self.table = tracked_table(self, "Viewpoints", viewpoint_id)
         self.bucket = secure_bucket(
             self, "Artifacts", server_access_logs_bucket=buckets.access_logs, server_access_logs_prefix="viewpoints/"
         )
@@ -123,24 +116,13 @@ class TileServer(Construct):
         )
         self._grant(buckets)
         self.api = self._http_api(config)
-        self.trigger = events.Rule(
+        self.trigger = upload_rule(
             self,
             "UploadTrigger",
+            bucket=buckets.images,
+            keys=image_key_patterns(config.viewpoint_prefix),
+            machine=self.ingest_state_machine,
             description="An image under the viewpoint prefix becomes a viewpoint",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [buckets.images.bucket_name]},
-                    "object": {
-                        "key": [
-                            {"wildcard": f"{config.viewpoint_prefix}*{suffix}"}
-                            for suffix in (*IMAGE_SUFFIXES, *(s.upper() for s in IMAGE_SUFFIXES))
-                        ]
-                    },
-                },
-            ),
-            targets=[targets.SfnStateMachine(self.ingest_state_machine)],
         )
 
     def _workflow(self) -> sfn.StateMachine:
@@ -164,16 +146,8 @@ class TileServer(Construct):
         record.add_retry(errors=TRANSIENT_ERRORS, max_attempts=3, jitter_strategy=sfn.JitterType.FULL)
         failed = sfn.Fail(self, "ViewpointFailed", cause="the viewpoint could not be ingested; see its error_message")
         ingest.add_catch(record.next(failed), result_path="$.error")
-        log_group = logs.LogGroup(
-            self, "IngestLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
-        return sfn.StateMachine(
-            self,
-            "IngestStateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(ingest.next(sfn.Succeed(self, "ViewpointReady"))),
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
-            timeout=Duration.hours(2),
+        return logged_state_machine(
+            self, "IngestStateMachine", ingest.next(sfn.Succeed(self, "ViewpointReady")), Duration.hours(2)
         )
 
     def _grant(self, buckets: ImageryBuckets) -> None:
@@ -204,9 +178,7 @@ class TileServer(Construct):
                 max_age=Duration.hours(1),
             ),
         )
-        access_logs = logs.LogGroup(
-            self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
-        )
+        access_logs = log_group(self, "ApiAccessLogs")
         stage = api.default_stage.node.default_child  # type: ignore[union-attr]
         stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(  # type: ignore[union-attr]
             destination_arn=access_logs.log_group_arn,

@@ -9,7 +9,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from infra.local.template import LocalNames
-from tests.infra.test_stack import _allowed, _s3_event, resources
+from tests.infra.test_stack import _s3_event, assert_may_call, resources
 
 
 def _tiles(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -106,16 +106,4 @@ NEEDS = {
 
 @pytest.mark.parametrize("handler", sorted(NEEDS))
 def test_each_tile_server_function_may_call_what_it_calls(template: dict[str, Any], handler: str) -> None:
-    (function_id,) = [
-        k
-        for k, f in _tiles(template, "AWS::Lambda::Function").items()
-        if f["Properties"]["Handler"] == f"tessera.handlers.{handler}.handler"
-    ]
-    allowed = _allowed(template, function_id)
-    for action, resource in NEEDS[handler]:
-        granted = [
-            target
-            for actions, target in allowed
-            if any(a == action or (a.endswith("*") and action.startswith(a[:-1])) for a in actions)
-        ]
-        assert any(resource in target for target in granted), f"{handler} may not {action} on {resource}"
+    assert_may_call(template, handler, NEEDS[handler])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from infra.local.emulator import endpoint_environment, free_port
 from infra.local.http_api import http_event, response_parts
 from tessera.api import app as api
 from tessera.handlers import ingest_viewpoint
@@ -77,30 +77,14 @@ class TileServer:
         return self.request("GET", path, query or None)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="package")
 def tile_server() -> Iterator[TileServer]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_S3_ENDPOINT": f"127.0.0.1:{port}",
-        "AWS_HTTPS": "NO",
-        "AWS_VIRTUAL_HOSTING": "FALSE",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
+        **endpoint_environment(port),
         "TESSERA_VIEWPOINT_TABLE": TABLE,
         "TESSERA_VIEWPOINT_BUCKET": VIEWPOINT_BUCKET,
         "TESSERA_CACHE_MAX_AGE": "600",
