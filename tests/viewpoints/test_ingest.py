@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.warp import transform_bounds
 from rio_cogeo.cogeo import cog_validate
 
@@ -83,7 +84,11 @@ def test_rpc_image_keeps_its_rpcs_and_footprint(tile_server: TileServer, data_di
         rpcs = vrt.rpcs
     item = tile_server.ingest(single, "rpc-scene")
     assert item["image"]["has_rpc"] and item["image"]["crs"] is None
-    with rasterio.open(tile_server.service.cog_path(item)) as cog:
+    with rasterio.open(tile_server.service.cog_path(item)) as cog, rasterio.open(single) as source:
+        # GDAL's COG driver keeps the RPCs; nodata became an internal mask, as on the rio-cogeo path
+        assert cog.mask_flag_enums[0] == [MaskFlags.per_dataset] and cog.nodata is None
+        assert np.array_equal(cog.dataset_mask() > 0, source.dataset_mask() > 0)
+        assert np.array_equal(cog.read(), source.read())
         assert cog.rpcs is not None
         assert cog.rpcs.line_num_coeff == pytest.approx(rpcs.line_num_coeff)
         assert (cog.rpcs.long_off, cog.rpcs.lat_off) == pytest.approx((rpcs.long_off, rpcs.lat_off))

@@ -4,20 +4,25 @@ Georeferenced images (a geotransform and a CRS, no RPCs or GCPs) go through rio-
 ``cog_translate`` with ``add_mask``: nodata or alpha become an internal mask. rio-cogeo always reads
 through a WarpedVRT, which resamples GCP images onto an approximate grid and cannot open RPC-only or
 pixel-only images; those go through GDAL's COG driver instead, which copies pixels, RPCs, GCPs and
-metadata unchanged, so tile pixels and detections' ``imageGeometry`` keep meaning the same pixels.
-Both paths are checked with rio-cogeo's ``cog_validate``.
+metadata unchanged, so tile pixels and detections' ``imageGeometry`` keep meaning the same pixels. Where
+such an image has nodata or an alpha band, it is first staged as a tiled GeoTIFF with an internal mask
+(alpha dropped, as rio-cogeo's ``add_mask`` does), so both paths give the same kind of COG. Both are
+checked with rio-cogeo's ``cog_validate``.
 """
 
 from __future__ import annotations
 
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio.shutil
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
+from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
@@ -39,6 +44,42 @@ def _predictor(dtype: str) -> int:
     return 3 if np.issubdtype(np.dtype(dtype), np.floating) else 2
 
 
+def _mask_from_nodata_or_alpha(dataset: DatasetReader) -> bool:
+    flags = dataset.mask_flag_enums
+    return any(MaskFlags.nodata in f or MaskFlags.alpha in f for f in flags)
+
+
+def _staged_with_mask(dataset: DatasetReader, staged: Path) -> Path:
+    """The image as a tiled GeoTIFF whose validity is an internal mask band (no nodata, no alpha band)."""
+    bands = [i + 1 for i, c in enumerate(dataset.colorinterp) if c != ColorInterp.alpha] or [1]
+    profile = {
+        "driver": "GTiff",
+        "width": dataset.width,
+        "height": dataset.height,
+        "count": len(bands),
+        "dtype": dataset.dtypes[0],
+        "tiled": True,
+        "blockxsize": BLOCK_SIZE,
+        "blockysize": BLOCK_SIZE,
+        "BIGTIFF": "IF_SAFER",
+    }
+    if dataset.crs is not None and not dataset.transform.is_identity:
+        profile.update(crs=dataset.crs, transform=dataset.transform)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(staged, "w", **profile) as out:
+        if dataset.rpcs is not None:
+            out.rpcs = dataset.rpcs
+        gcps, gcp_crs = dataset.gcps
+        if gcps:
+            out.gcps = (gcps, gcp_crs)
+        out.update_tags(**dataset.tags())
+        out.colorinterp = [dataset.colorinterp[b - 1] for b in bands]
+        for row in range(0, dataset.height, BLOCK_SIZE):
+            window = Window(0, row, dataset.width, min(BLOCK_SIZE, dataset.height - row))
+            out.write(dataset.read(bands, window=window), window=window)
+            out.write_mask(dataset.dataset_mask(window=window), window=window)
+    return staged
+
+
 def write_cog(dataset: DatasetReader, path: Path) -> dict[str, Any]:
     """Write ``dataset`` as a COG at ``path``; return how it was written (method, overviews, validity).
 
@@ -46,7 +87,7 @@ def write_cog(dataset: DatasetReader, path: Path) -> dict[str, Any]:
         ImageReadError: when the image cannot be read or the result is not a valid COG.
     """
     try:
-        with warnings.catch_warnings():
+        with ExitStack() as stack, warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             if uses_rio_cogeo(dataset):
                 profile = cog_profiles.get("deflate")
@@ -68,8 +109,13 @@ def write_cog(dataset: DatasetReader, path: Path) -> dict[str, Any]:
                 )
                 method = "rio-cogeo"
             else:
+                source = dataset
+                if _mask_from_nodata_or_alpha(dataset):
+                    source = stack.enter_context(
+                        rasterio.open(_staged_with_mask(dataset, path.with_suffix(".staged.tif")))
+                    )
                 rasterio.shutil.copy(
-                    dataset,
+                    source,
                     str(path),
                     driver="COG",
                     COMPRESS="DEFLATE",
@@ -82,6 +128,8 @@ def write_cog(dataset: DatasetReader, path: Path) -> dict[str, Any]:
                 method = "gdal-cog"
     except (RasterioError, ValueError, OSError) as err:
         raise ImageReadError(f"cannot convert {dataset.name} to a Cloud-Optimized GeoTIFF: {err}") from None
+    finally:
+        path.with_suffix(".staged.tif").unlink(missing_ok=True)
     valid, errors, _ = cog_validate(str(path), quiet=True)
     if not valid:
         raise ImageReadError(f"the Cloud-Optimized GeoTIFF written for {dataset.name} is not valid: {errors}")
