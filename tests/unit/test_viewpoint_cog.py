@@ -15,7 +15,15 @@ from tessera.viewpoints.cog import write_cog
 from tessera.viewpoints.ingest import ingest
 from tessera.viewpoints.statistics import band_statistics, dra_range
 
-SAMPLES = ["RGB.byte.tif", "RGBA.uint16.tif", "float_nan.tif", "rotated.tif", "all-nodata.tif", "cogeo.tif", "shade.tif"]
+SAMPLES = [
+    "RGB.byte.tif",
+    "RGBA.uint16.tif",
+    "float_nan.tif",
+    "rotated.tif",
+    "all-nodata.tif",
+    "cogeo.tif",
+    "shade.tif",
+]
 
 
 @pytest.mark.parametrize("name", SAMPLES)
