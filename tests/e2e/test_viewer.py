@@ -114,3 +114,50 @@ def test_a_bad_image_fails_its_viewpoint_through_the_workflow(
     assert status == 409 and reply["viewpoint_status"] == "FAILED" and "cannot open image" in reply["message"]
     status, reply = server.call("GET", "/viewpoints/scene/no/such/route")
     assert status == 404 and "no route" in reply["message"]
+
+
+def test_tessera_serve_command(rgb_byte: Path, tmp_path: Path) -> None:
+    """`tessera serve IMAGE --features F` ingests the image, prints the viewer's URL and serves until Ctrl-C."""
+    import signal
+    import sys
+    import urllib.request
+
+    from infra.local.emulator import free_port
+
+    features = tmp_path / "marks.geojson"
+    features.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": None,
+                        "properties": {"imageBBox": [100, 100, 150, 140], "featureClasses": [{"iri": "x", "score": 1}]},
+                    }
+                ],
+            }
+        )
+    )
+    port = free_port()
+    command = [sys.executable, "-m", "infra.local", "serve", str(rgb_byte), "--features", str(features)]
+    command += ["--port", str(port), "--viewpoint-id", "landsat", "--workers", "2"]
+    command += ["--work-dir", str(tmp_path / "work")]
+    log = tmp_path / "serve.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until the viewpoint is READY
+        assert line.startswith("Viewer: "), (line, log.read_text())
+        url = line.removeprefix("Viewer: ").strip()
+        assert url == f"http://127.0.0.1:{port}/viewer?viewpoint=landsat&features=%2Ffeatures%2Fmarks.geojson"
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert b"viewer/leaflet.js" in page.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/features/marks.geojson", timeout=30) as served:
+            assert json.loads(served.read())["features"][0]["properties"]["imageBBox"] == [100, 100, 150, 140]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/viewpoints/landsat/image/tiles/1/0/0.png") as tile:
+            assert tile.status == 200 and tile.headers["Content-Type"] == "image/png"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0

@@ -81,11 +81,11 @@ class ViewpointService:
             self._documents[cache_key] = json.loads(body)
         return self._documents[cache_key]
 
-    def _delete_artifacts(self, viewpoint_id: str, keep: str | None = None) -> None:
+    def _delete_artifacts(self, viewpoint_id: str) -> None:
         prefix = self.key(viewpoint_id, "")
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.settings.viewpoint_bucket, Prefix=prefix):
-            objects = [{"Key": o["Key"]} for o in page.get("Contents", []) if keep is None or o["Key"] != keep]
+            objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if objects:
                 self.s3.delete_objects(Bucket=self.settings.viewpoint_bucket, Delete={"Objects": objects})
 
