@@ -69,7 +69,7 @@ class TileServer:
         """One request through the API handler, as API Gateway would send it."""
         payload = json.dumps(body) if body is not None else None
         status, reply_headers, data = response_parts(
-            api.app.resolve(http_event(method, path, query, headers, payload), None)  # type: ignore[arg-type]
+            api.resolve(http_event(method, path, query, headers, payload), None)
         )
         return Reply(status, {k.lower(): v for k, v in reply_headers.items()}, data)
 

@@ -226,3 +226,12 @@ def test_openapi_document(tile_server: TileServer) -> None:
     document = tile_server.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert "/viewpoints/{viewpoint_id}/image/tiles/{z}/{x}/{tile}" in document["paths"]
+
+
+def test_head_answers_like_get_without_a_body(tile_server: TileServer, landsat: dict) -> None:
+    path = f"{LANDSAT}/image/tiles/0/0/0.png"
+    head = tile_server.request("HEAD", path)
+    get = tile_server.get(path)
+    assert head.status == 200 and head.body == b""
+    assert head.headers["content-type"] == "image/png" and head.headers["etag"] == get.headers["etag"]
+    assert tile_server.request("HEAD", "/viewpoints/nope/image/bounds").status == 404

@@ -67,10 +67,10 @@ def service() -> ViewpointService:
 
     settings = ViewpointSettings.from_env()
     session = boto3.session.Session()
-    sfn = session.client("stepfunctions")
 
     def start(viewpoint_id: str, payload: dict[str, Any]) -> str:
         name = f"{viewpoint_id[:60]}-{int(time.time() * 1000)}"
+        sfn = _client(session, "stepfunctions")  # only creating a viewpoint needs it: not on the cold path
         response = sfn.start_execution(
             stateMachineArn=settings.ingest_state_machine_arn, name=name, input=json.dumps(payload)
         )
@@ -78,6 +78,22 @@ def service() -> ViewpointService:
 
     table = ViewpointTable(session.resource("dynamodb").Table(settings.viewpoint_table), settings.retention_days)
     return ViewpointService(settings, table, session.client("s3"), start if settings.ingest_state_machine_arn else None)
+
+
+@cache
+def _client(session: Any, service_name: str) -> Any:
+    return session.client(service_name)
+
+
+def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer one HTTP API event. HEAD is answered as GET without a body (headers, ETag and status kept)."""
+    method = event.get("requestContext", {}).get("http", {}).get("method")
+    if method != "HEAD":
+        return app.resolve(event, context)
+    as_get = {**event, "requestContext": {**event["requestContext"], "http": {**event["requestContext"]["http"]}}}
+    as_get["requestContext"]["http"]["method"] = "GET"
+    reply = app.resolve(as_get, context)
+    return {**reply, "body": "", "isBase64Encoded": False}
 
 
 # -- errors ---------------------------------------------------------------------------------------------

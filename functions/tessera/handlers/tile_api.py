@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tessera.api.app import app, logger
+from tessera.api.app import logger, resolve
 
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Resolve the HTTP request to its route."""
-    return app.resolve(event, context)
+    return resolve(event, context)
