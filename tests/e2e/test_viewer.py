@@ -39,6 +39,13 @@ def chromium() -> str:
     pytest.skip("no Chromium on PATH: `make test` installs Debian's chromium (make browser)")
 
 
+def headless(browser: str, url: str, screenshot: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Load ``url`` in headless Chromium until the page is idle; the DOM is on stdout."""
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,800"]
+    command += ["--virtual-time-budget=30000", "--dump-dom", *([f"--screenshot={screenshot}"] if screenshot else [])]
+    return subprocess.run([*command, url], capture_output=True, text=True, timeout=180)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalTileServer, dict, Path]]:
     scene = write_scene(generate_scene(SceneConfig(size=SIZE, seed=SEED)), tmp_path_factory.mktemp("scene"))
@@ -62,23 +69,7 @@ def test_the_viewer_shows_tiles_and_detections(served: tuple[LocalTileServer, di
     screenshot = ARTIFACTS / "viewer.png"
     screenshot.unlink(missing_ok=True)
     url = server.viewer_url("scene", "detections.geojson") + "#feature=0"
-    result = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--window-size=1280,800",
-            "--virtual-time-budget=30000",
-            f"--screenshot={screenshot}",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = headless(browser, url, screenshot)
     body = re.search(r"<body[^>]*>", result.stdout)
     assert body, f"no page rendered: {result.stderr[-2000:]}"
     state = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(0)))
@@ -98,6 +89,13 @@ def test_the_viewer_shows_tiles_and_detections(served: tuple[LocalTileServer, di
     red = np.all(np.abs(pixels[:3].astype(int) - np.array(DETECTION_RED)[:, None, None]) <= 8, axis=0)
     assert red.sum() > 50, "detections are drawn"
     assert pixels[:3, :, :900].std() > 10, "the image tiles are drawn"
+
+
+def test_the_viewer_without_a_viewpoint_lists_them(served: tuple[LocalTileServer, dict, Path]) -> None:
+    server, _item, _features = served
+    result = headless(chromium(), f"{server.url}/viewer")
+    assert 'data-state="ready"' in result.stdout, result.stderr[-2000:]
+    assert 'href="?viewpoint=scene"' in result.stdout and "scene.ntf (READY)" in result.stdout
 
 
 def test_a_bad_image_fails_its_viewpoint_through_the_workflow(

@@ -100,8 +100,22 @@
     return layers;
   }
 
+  async function listViewpoints() {
+    const page = await getJson(`${api}/viewpoints?max_results=100`);
+    const legend = document.getElementById("legend");
+    for (const item of page.items || []) {
+      const entry = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = `?viewpoint=${encodeURIComponent(item.viewpoint_id)}${api ? `&api=${encodeURIComponent(api)}` : ""}`;
+      link.textContent = `${item.viewpoint_name} (${item.viewpoint_status})`;
+      entry.append(link);
+      legend.append(entry);
+    }
+    status(page.items && page.items.length ? "Choose a viewpoint:" : "No viewpoints yet: POST /viewpoints", "ready");
+  }
+
   async function main() {
-    if (!viewpointId) throw new Error("add ?viewpoint=ID to the URL");
+    if (!viewpointId) return listViewpoints();
     const item = await readyViewpoint();
     const width = item.image.width;
     const height = item.image.height;
