@@ -172,7 +172,13 @@ class TileServer(Construct):
             default_authorizer=authorizer,
             cors_preflight=apigw.CorsPreflightOptions(
                 allow_origins=["*"],
-                allow_methods=[apigw.CorsHttpMethod.GET, apigw.CorsHttpMethod.HEAD],
+                allow_methods=[
+                    apigw.CorsHttpMethod.GET,
+                    apigw.CorsHttpMethod.HEAD,
+                    apigw.CorsHttpMethod.POST,
+                    apigw.CorsHttpMethod.PUT,
+                    apigw.CorsHttpMethod.DELETE,
+                ],
                 allow_headers=["If-None-Match", "Authorization", "Content-Type"],
                 expose_headers=["ETag"],
                 max_age=Duration.hours(1),

@@ -181,3 +181,44 @@ def _context() -> object:
     from infra.local.worker import LocalLambdaContext
 
     return LocalLambdaContext(function_name="RecordViewpointFailure")
+
+
+def test_a_failed_upload_is_transient_and_retried_by_the_workflow(tile_server: TileServer, rgb_byte: Path) -> None:
+    """boto3's managed upload wraps a 503 in S3UploadFailedError: it must reach Step Functions as a retryable
+    TransientStorageError (the workflow's Retry names it), not as an unknown error that fails the viewpoint."""
+    from boto3.exceptions import S3UploadFailedError
+
+    from tessera.errors import TransientStorageError
+
+    key = tile_server.upload(rgb_byte, "uploads/flaky.tif")
+    tile_server.service.create(
+        ViewpointCreate(viewpoint_id="flaky", viewpoint_name="f", bucket_name=SOURCE_BUCKET, object_key=key)
+    )
+    real_upload = tile_server.s3.upload_file
+
+    def slow_down(*args: object, **kwargs: object) -> None:
+        raise S3UploadFailedError("Failed to upload: An error occurred (SlowDown) when calling PutObject")
+
+    tile_server.s3.upload_file = slow_down
+    try:
+        with pytest.raises(TransientStorageError, match="will retry"):
+            tile_server.service.run_ingest({"viewpoint_id": "flaky"})
+    finally:
+        tile_server.s3.upload_file = real_upload
+    assert tile_server.service.table.get("flaky")["viewpoint_status"] == "PROCESSING"
+    retried = tile_server.service.run_ingest({"viewpoint_id": "flaky"})  # the workflow's next attempt
+    assert retried["viewpoint_status"] == "READY" and retried["attempts"] == 2
+
+
+def test_a_duplicate_upload_event_leaves_a_ready_viewpoint_as_it_is(tile_server: TileServer, rgb_byte: Path) -> None:
+    key = tile_server.upload(rgb_byte, "viewpoints/again/landsat.tif")
+    etag = tile_server.s3.head_object(Bucket=SOURCE_BUCKET, Key=key)["ETag"].strip('"')
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": SOURCE_BUCKET}, "object": {"key": key, "etag": etag}},
+    }
+    first = tile_server.service.run_ingest(event)
+    again = tile_server.service.run_ingest(event)
+    assert again["viewpoint_status"] == "READY" and again["version"] == first["version"]
+    assert again["cog_key"] == first["cog_key"]

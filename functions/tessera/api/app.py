@@ -43,6 +43,7 @@ from tessera.tiles.render import (
     Rendered,
     ResponseTooLargeError,
     Style,
+    parse_compression,
     parse_indexes,
     render_map_tile,
     render_window,
@@ -204,17 +205,15 @@ def _style(item: dict[str, Any], fmt: str, query: dict[str, str | None]) -> Styl
     resampling = (query.get("resampling") or "nearest").lower()
     if resampling not in RESAMPLING:
         raise InvalidRequestError(f"resampling '{resampling}' must be one of {list(RESAMPLING)}", "resampling")
-    compression = (query.get("compression") or "NONE").upper()
-    if compression not in ("NONE", "JPEG", "J2K", "LZW"):
-        raise InvalidRequestError(f"compression '{compression}' must be NONE, JPEG, J2K or LZW", "compression")
+    image_format = parse_format(fmt)
     return Style(
-        image_format=parse_format(fmt),
+        image_format=image_format,
         range_adjustment=range_adjustment,
         statistics=service().document(item, "statistics")["image_statistics"],
         indexes=parse_indexes(query.get("bidx"), int(image.get("band_count", 1))),
         rescale=parse_rescale(query.get("rescale")),
         resampling=resampling,
-        compression=compression,
+        compression=parse_compression(query.get("compression"), image_format),
     )
 
 

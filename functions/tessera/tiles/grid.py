@@ -59,13 +59,18 @@ def image_tile(width: int, height: int, tile_size: int, z: int, x: int, y: int) 
     if min(z, x, y) < 0:
         raise InvalidRequestError(f"tile {z}/{x}/{y}: z, x and y must not be negative", "tile")
     top = max_zoom(width, height, tile_size)
-    span = tile_size * 2**z
-    col, row = x * span, y * span
-    if z > top or col >= width or row >= height:
-        columns, rows = math.ceil(width / span) if z <= top else 1, math.ceil(height / span) if z <= top else 1
+    if z > top:
         raise TileOutsideImageError(
             f"tile {z}/{x}/{y} is outside the image ({width} x {height} px, tile size {tile_size}): "
-            f"z goes from 0 (full resolution) to {top}, and at z={min(z, top)} x < {columns} and y < {rows}"
+            f"z goes from 0 (full resolution) to {top}"
+        )
+    span = tile_size * 2**z
+    col, row = x * span, y * span
+    if col >= width or row >= height:
+        raise TileOutsideImageError(
+            f"tile {z}/{x}/{y} is outside the image ({width} x {height} px, tile size {tile_size}): "
+            f"z goes from 0 (full resolution) to {top}, and at z={z} x < {math.ceil(width / span)} "
+            f"and y < {math.ceil(height / span)}"
         )
     clipped_w, clipped_h = min(span, width - col), min(span, height - row)
     scale = tile_size / span

@@ -51,7 +51,9 @@ def _band_range(stats: Mapping[str, Any], adjustment: RangeAdjustment, dtype: st
         low, high = stats["min"], stats["max"]
     else:
         low, high = _type_range(dtype, stats)
-    return (float(low), float(high) if high > low else float(low) + 1.0)
+    if not high > low:  # a constant band shows as mid-grey, not black
+        return float(low) - 0.5, float(low) + 0.5
+    return float(low), float(high)
 
 
 def _type_range(dtype: str, stats: Mapping[str, Any]) -> Interval:
@@ -59,7 +61,7 @@ def _type_range(dtype: str, stats: Mapping[str, Any]) -> Interval:
         info = np.iinfo(np.dtype(dtype))
         return float(info.min), float(info.max)
     low, high = float(stats.get("min", 0.0)), float(stats.get("max", 1.0))
-    return (low, high if high > low else low + 1.0)
+    return (low, high) if high > low else (low - 0.5, low + 0.5)
 
 
 def input_ranges(

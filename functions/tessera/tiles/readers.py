@@ -2,6 +2,10 @@
 
 A tile request then costs the reads of its blocks only: no reopen, no header fetch. Entries are keyed
 by the viewpoint's version, so a re-ingested image is never read from a stale handle.
+
+The cached readers are rio-tiler's ``ImageReader``: they read the file in its own pixel grid. (rio-tiler's
+``Reader`` would wrap an image with GCPs in a WarpedVRT, so its "pixels" would no longer be the image's.)
+Map tiles warp from the same handle (:func:`tessera.tiles.render.render_map_tile`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from contextlib import contextmanager
 
 import rasterio
 from rasterio.errors import RasterioIOError
-from rio_tiler.io import Reader
+from rio_tiler.io import ImageReader
 
 from tessera.errors import ImageReadError
 from tessera.imagery.gdal_env import GDAL_S3_OPTIONS
@@ -26,7 +30,7 @@ CACHE_SIZE = 16
 _local = threading.local()
 
 
-def _cache() -> OrderedDict[tuple[str, int], Reader]:
+def _cache() -> OrderedDict[tuple[str, int], ImageReader]:
     if not hasattr(_local, "readers"):
         _local.readers = OrderedDict()
     return _local.readers  # type: ignore[no-any-return]
@@ -38,8 +42,8 @@ def gdal_env() -> rasterio.Env:
 
 
 @contextmanager
-def open_reader(path: str, version: int) -> Iterator[Reader]:
-    """A rio-tiler Reader of ``path`` (cached), used inside the tuned GDAL environment.
+def open_reader(path: str, version: int) -> Iterator[ImageReader]:
+    """A rio-tiler ImageReader of ``path`` (cached), used inside the tuned GDAL environment.
 
     Raises:
         ImageReadError: when the COG cannot be opened.
@@ -49,7 +53,7 @@ def open_reader(path: str, version: int) -> Iterator[Reader]:
         reader = cache.get((path, version))
         if reader is None:
             try:
-                reader = Reader(path)
+                reader = ImageReader(path)
             except RasterioIOError as err:
                 raise ImageReadError(f"cannot open {path}: {err}") from None
             cache[(path, version)] = reader

@@ -26,7 +26,7 @@ from tessera.geo.sensor_models import sensor_model_for
 from tessera.imagery.encoding import encode_tile
 from tessera.imagery.reader import TileData
 from tessera.tiles.formats import ImageFormat
-from tessera.tiles.grid import SourceWindow
+from tessera.tiles.grid import SourceWindow, TileOutsideImageError
 from tessera.tiles.ranges import Interval, input_ranges
 from tessera.tiles.readers import gdal_env
 from tessera.tiling import ImageRegion
@@ -116,11 +116,47 @@ def _check_size(window: SourceWindow) -> None:
 
 
 def _adjust(img: ImageData, style: Style, indexes: Sequence[int], dtype: str) -> ImageData:
-    ranges = input_ranges(style.statistics, indexes, style.range_adjustment, dtype, style.image_format, style.rescale)
+    # JPEG compression inside a GTiff or NITF holds 8 bits, as a JPEG file does
+    target = ImageFormat.JPEG if style.compression == "JPEG" else style.image_format
+    ranges = input_ranges(style.statistics, indexes, style.range_adjustment, dtype, target, style.rescale)
     if ranges is not None:
         img.array = img.array.astype(np.float64)
         img.rescale(in_range=ranges)
     return img
+
+
+#: Compressions each format accepts, the first being its default (OSML: NITF J2K, GTiff LZW; ours deflate).
+COMPRESSIONS = {
+    ImageFormat.NITF: ("J2K", "NONE", "JPEG"),
+    ImageFormat.GTIFF: ("DEFLATE", "NONE", "LZW", "JPEG"),
+}
+
+
+def parse_compression(text: str | None, image_format: ImageFormat) -> str:
+    """The compression asked for, or the format's default; formats with their own coding take none.
+
+    Raises:
+        InvalidRequestError: for a compression the format cannot write.
+
+    Example:
+        >>> parse_compression(None, ImageFormat.NITF), parse_compression("lzw", ImageFormat.GTIFF)
+        ('J2K', 'LZW')
+    """
+    accepted = COMPRESSIONS.get(image_format)
+    if accepted is None:
+        if text and text.upper() != "NONE":
+            raise InvalidRequestError(
+                f"compression '{text}' does not apply to {image_format.value}; it has its own coding", "compression"
+            )
+        return "NONE"
+    if not text:
+        return accepted[0]
+    if text.upper() not in accepted:
+        raise InvalidRequestError(
+            f"compression '{text}' is not available for {image_format.value}; use one of {list(accepted)}",
+            "compression",
+        )
+    return text.upper()
 
 
 def _encode(img: ImageData, style: Style, corners: tuple[tuple[float, float], ...] | None = None) -> bytes:
@@ -128,10 +164,12 @@ def _encode(img: ImageData, style: Style, corners: tuple[tuple[float, float], ..
     if fmt is ImageFormat.NITF:
         valid = ~np.ma.getmaskarray(img.array).all(axis=0)
         tile = TileData(ImageRegion(0, 0, img.width, img.height), img.data, valid, corners)
-        compression = "J2K" if style.compression == "NONE" else style.compression
-        return encode_tile(tile, "NITF", compression)
+        return encode_tile(tile, "NITF", style.compression)
     if fmt is ImageFormat.GTIFF:
-        return img.render(img_format="GTiff", add_mask=True, compress="deflate")
+        if style.compression == "JPEG":  # 8-bit, 1 or 3 bands, no alpha: as GDAL's JPEG-in-TIFF needs
+            return img.render(img_format="GTiff", add_mask=False, compress="jpeg")
+        compress = {"NONE": None, "DEFLATE": "deflate", "LZW": "lzw"}[style.compression]
+        return img.render(img_format="GTiff", add_mask=True, **({"compress": compress} if compress else {}))
     if fmt is ImageFormat.JPEG:
         return img.render(img_format="JPEG", add_mask=False, quality=90)
     if fmt is ImageFormat.WEBP:
@@ -148,13 +186,20 @@ def _finish(body: bytes, fmt: ImageFormat) -> Rendered:
     return Rendered(body, fmt.media_type)
 
 
-def _corners(reader: ImageReader, window: SourceWindow) -> tuple[tuple[float, float], ...] | None:
-    """IGEOLO corners of a NITF crop through the COG's sensor model (pixel centres)."""
+def _corners(
+    reader: ImageReader, window: SourceWindow, size: tuple[int, int]
+) -> tuple[tuple[float, float], ...] | None:
+    """IGEOLO corners of a NITF tile of ``size`` output pixels through the COG's sensor model.
+
+    The corners are the centres of the output's corner pixels, in source pixels: an edge tile padded to
+    the full tile size reaches past the image by as much as it is padded.
+    """
     model = sensor_model_for(reader.dataset)
     if model is None:
         return None
-    x0, y0 = window.col + 0.5, window.row + 0.5
-    x1, y1 = window.col + window.width - 0.5, window.row + window.height - 0.5
+    scale_x, scale_y = window.width / window.out_width, window.height / window.out_height
+    x0, y0 = window.col + 0.5 * scale_x, window.row + 0.5 * scale_y
+    x1, y1 = window.col + (size[0] - 0.5) * scale_x, window.row + (size[1] - 0.5) * scale_y
     lons, lats = model.image_to_world(np.array([x0, x1, x1, x0]), np.array([y0, y0, y1, y1]))
     return tuple((float(lon), float(lat)) for lon, lat in zip(lons, lats, strict=True))
 
@@ -175,7 +220,8 @@ def render_window(
                 height=window.out_height,
                 resampling_method=style.resampling,  # type: ignore[arg-type]
             )
-            corners = _corners(reader, window) if style.image_format is ImageFormat.NITF else None
+            size = tile_size or (window.out_width, window.out_height)
+            corners = _corners(reader, window, size) if style.image_format is ImageFormat.NITF else None
         except RasterioError as err:
             raise ImageReadError(f"cannot read the viewpoint's image: {err}") from None
     dtype = str(reader.dataset.dtypes[0])
@@ -216,6 +262,8 @@ def render_map_tile(
     Raises:
         NoGeoreferencingError: for an image without a geotransform, RPCs or GCPs.
     """
+    if not 0 <= z <= tms.maxzoom or not (0 <= x < tms.matrix(z).matrixWidth and 0 <= y < tms.matrix(z).matrixHeight):
+        raise TileOutsideImageError(f"tile {z}/{y}/{x} does not exist in {tms.id} (z from 0 to {tms.maxzoom})")
     dataset = probe.dataset
     georeferenced = dataset.crs is not None and not dataset.transform.is_identity
     if not georeferenced and dataset.rpcs is None and not dataset.gcps[0]:
@@ -227,8 +275,10 @@ def render_map_tile(
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         warnings.simplefilter("ignore", UserWarning)
         try:
+            # through the RPCs when there are (NITF with RPC00B also carries IGEOLO corners as GCPs)
+            method = {"SRC_METHOD": "RPC", **dict(warp or {})} if dataset.rpcs is not None else {}
             source = dataset if georeferenced else stack.enter_context(
-                WarpedVRT(dataset, crs=tms.rasterio_crs, **dict(warp or {}))
+                WarpedVRT(dataset, crs=tms.rasterio_crs, **method)
             )
             reader = stack.enter_context(Reader(None, dataset=source, tms=tms))  # type: ignore[arg-type]
             if not reader.tile_exists(x, y, z):

@@ -4,9 +4,9 @@ Georeferenced images (a geotransform and a CRS, no RPCs or GCPs) go through rio-
 ``cog_translate`` with ``add_mask``: nodata or alpha become an internal mask. rio-cogeo always reads
 through a WarpedVRT, which resamples GCP images onto an approximate grid and cannot open RPC-only or
 pixel-only images; those go through GDAL's COG driver instead, which copies pixels, RPCs, GCPs and
-metadata unchanged, so tile pixels and detections' ``imageGeometry`` keep meaning the same pixels. Where
-such an image has nodata or an alpha band, it is first staged as a tiled GeoTIFF with an internal mask
-(alpha dropped, as rio-cogeo's ``add_mask`` does), so both paths give the same kind of COG. Both are
+metadata unchanged, so tile pixels and detections' ``imageGeometry`` keep meaning the same pixels. Such
+an image is first staged as a tiled GeoTIFF whose validity (nodata, alpha, or all valid) is an internal
+mask, alpha dropped, as rio-cogeo's ``add_mask`` does, so both paths give the same kind of COG. Both are
 checked with rio-cogeo's ``cog_validate``.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import rasterio.shutil
-from rasterio.enums import ColorInterp, MaskFlags
+from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
@@ -42,11 +42,6 @@ def uses_rio_cogeo(dataset: DatasetReader) -> bool:
 def _predictor(dtype: str) -> int:
     """TIFF predictor: horizontal differencing for integers, floating-point predictor for floats."""
     return 3 if np.issubdtype(np.dtype(dtype), np.floating) else 2
-
-
-def _mask_from_nodata_or_alpha(dataset: DatasetReader) -> bool:
-    flags = dataset.mask_flag_enums
-    return any(MaskFlags.nodata in f or MaskFlags.alpha in f for f in flags)
 
 
 def _staged_with_mask(dataset: DatasetReader, staged: Path) -> Path:
@@ -109,11 +104,7 @@ def write_cog(dataset: DatasetReader, path: Path) -> dict[str, Any]:
                 )
                 method = "rio-cogeo"
             else:
-                source = dataset
-                if _mask_from_nodata_or_alpha(dataset):
-                    source = stack.enter_context(
-                        rasterio.open(_staged_with_mask(dataset, path.with_suffix(".staged.tif")))
-                    )
+                source = stack.enter_context(rasterio.open(_staged_with_mask(dataset, path.with_suffix(".staged.tif"))))
                 rasterio.shutil.copy(
                     source,
                     str(path),
@@ -127,7 +118,9 @@ def write_cog(dataset: DatasetReader, path: Path) -> dict[str, Any]:
                 )
                 method = "gdal-cog"
     except (RasterioError, ValueError, OSError) as err:
-        raise ImageReadError(f"cannot convert {dataset.name} to a Cloud-Optimized GeoTIFF: {err}") from None
+        # rasterio's read errors say "See previous exception": the GDAL reason is the cause
+        reason = f"{err.__cause__}" if err.__cause__ and "previous exception" in str(err) else str(err)
+        raise ImageReadError(f"cannot convert {dataset.name} to a Cloud-Optimized GeoTIFF: {reason}") from None
     finally:
         path.with_suffix(".staged.tif").unlink(missing_ok=True)
     valid, errors, _ = cog_validate(str(path), quiet=True)

@@ -26,7 +26,13 @@ from tessera.viewpoints.statistics import band_statistics
 #: Points per image edge in the footprint (RPC footprints are not straight lines in lon/lat).
 FOOTPRINT_POINTS_PER_EDGE = 16
 #: GDAL retries S3 reads that fail transiently (HTTP 429, 502, 503, 504) with a growing delay.
-READ_RETRIES = {"GDAL_HTTP_MAX_RETRY": 5, "GDAL_HTTP_RETRY_DELAY": 1}
+#: A read that makes no progress fails after GDAL_HTTP_TIMEOUT seconds instead of hanging the ingest.
+READ_RETRIES = {
+    "GDAL_HTTP_MAX_RETRY": 5,
+    "GDAL_HTTP_RETRY_DELAY": 1,
+    "GDAL_HTTP_TIMEOUT": 60,
+    "GDAL_HTTP_CONNECTTIMEOUT": 10,
+}
 #: Pixel types a viewer can show; complex SAR data must be detected (amplitude) first.
 SUPPORTED_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tessera.errors import TesseraError, TransientStorageError, ViewpointNotReadyError
@@ -34,9 +35,13 @@ DOCUMENTS = {
 _TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "503", "500"}
 
 
+#: What S3 calls raise: API errors, transport errors, and boto3's wrapper around a failed managed upload.
+STORAGE_ERRORS = (ClientError, BotoCoreError, S3UploadFailedError)
+
+
 def _storage_error(err: Exception, action: str) -> TesseraError:
-    """A ClientError as a user-facing error: transient ones are retried by the workflow."""
-    if isinstance(err, ClientError):
+    """An S3 failure as a user-facing error: transient ones (and failed uploads) are retried by the workflow."""
+    if isinstance(err, ClientError):  # S3UploadFailedError and transport errors are always worth a retry
         code = str(err.response.get("Error", {}).get("Code", ""))
         if code not in _TRANSIENT_CODES:
             return TesseraError(f"cannot {action}: {code} {err.response.get('Error', {}).get('Message', '')}".strip())
@@ -74,7 +79,7 @@ class ViewpointService:
                 body = self.s3.get_object(
                     Bucket=self.settings.viewpoint_bucket, Key=self.key(item["viewpoint_id"], DOCUMENTS[name])
                 )["Body"].read()
-            except (ClientError, BotoCoreError) as err:
+            except STORAGE_ERRORS as err:
                 raise _storage_error(err, f"read the {name} of viewpoint {item['viewpoint_id']}") from None
             if len(self._documents) > 256:
                 self._documents.clear()
@@ -84,10 +89,13 @@ class ViewpointService:
     def _delete_artifacts(self, viewpoint_id: str) -> None:
         prefix = self.key(viewpoint_id, "")
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.settings.viewpoint_bucket, Prefix=prefix):
-            objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if objects:
-                self.s3.delete_objects(Bucket=self.settings.viewpoint_bucket, Delete={"Objects": objects})
+        try:
+            for page in paginator.paginate(Bucket=self.settings.viewpoint_bucket, Prefix=prefix):
+                objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if objects:
+                    self.s3.delete_objects(Bucket=self.settings.viewpoint_bucket, Delete={"Objects": objects})
+        except STORAGE_ERRORS as err:
+            raise _storage_error(err, f"delete the artifacts of viewpoint {viewpoint_id}") from None
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def create(self, request: ViewpointCreate) -> tuple[dict[str, Any], bool]:
@@ -154,6 +162,9 @@ class ViewpointService:
             viewpoint_id = request.viewpoint_id
         else:
             viewpoint_id = str(event["viewpoint_id"])
+        current = self.table.get(viewpoint_id)
+        if current is not None and current["viewpoint_status"] == ViewpointStatus.READY:
+            return current  # a duplicate event or execution: the viewpoint is already made
         item = self.table.start_processing(viewpoint_id)
         source = f"/vsis3/{item['bucket_name']}/{item['object_key']}"
         workdir = Path(tempfile.mkdtemp(prefix=f"viewpoint-{viewpoint_id}-"))
@@ -181,7 +192,7 @@ class ViewpointService:
                     Body=json.dumps(document, allow_nan=False, default=str).encode(),
                     ContentType="application/geo+json" if name == "info" else "application/json",
                 )
-        except (ClientError, BotoCoreError) as err:
+        except STORAGE_ERRORS as err:
             raise _storage_error(err, f"write the artifacts of viewpoint {viewpoint_id}") from None
 
     def record_failure(self, viewpoint_id: str, message: str) -> dict[str, Any] | None:
