@@ -352,3 +352,11 @@ def test_absurd_zooms_are_404_at_once(tile_server: TileServer, landsat: dict) ->
     assert tile_server.get(f"{LANDSAT}/image/tiles/1000000000/0/0.png").status == 404
     assert tile_server.get(f"{LANDSAT}/map/tiles/WebMercatorQuad/5000/0/0.png").status == 404
     assert tile_server.get(f"{LANDSAT}/map/tiles/WebMercatorQuad/3/0/99.png").status == 404
+
+
+def test_a_viewpoint_deleted_by_another_lambda_is_404_not_500(tile_server: TileServer, rgb_byte: Path) -> None:
+    tile_server.ingest(rgb_byte, "short-lived")
+    assert tile_server.get("/viewpoints/short-lived/image/bounds").status == 200  # this container caches the item
+    tile_server.service.delete("short-lived")  # as another container would: the item is still cached here
+    reply = tile_server.get("/viewpoints/short-lived/image/tiles/0/1/0.png")
+    assert reply.status == 404 and "does not exist" in reply.json()["message"]

@@ -12,6 +12,7 @@ JSON-serializes the body of any annotated return, which would corrupt binary ima
 from __future__ import annotations
 
 import json
+import re
 import time
 from functools import cache
 from pathlib import Path
@@ -137,7 +138,23 @@ def _unavailable(err: TransientStorageError) -> Response:
     return _error(503, err.message)
 
 
-@app.exception_handler([ImageReadError, TesseraError])
+@app.exception_handler(ImageReadError)
+def _unreadable(err: ImageReadError) -> Response:
+    """A COG that cannot be read: most often deleted (or re-ingested) by another Lambda since this one
+    cached the viewpoint, so look again before calling it a server error."""
+    match = re.match(r"^/(?:latest/|v1_0/)?viewpoints/([^/]+)/", app.current_event.raw_path)
+    if match:
+        _forget(match.group(1))
+        try:
+            service().require_ready(match.group(1))
+        except ViewpointNotFoundError as gone:
+            return _not_found(gone)
+        except ViewpointNotReadyError as pending:
+            return _not_ready(pending)
+    return _server_error(err)
+
+
+@app.exception_handler(TesseraError)
 def _server_error(err: TesseraError) -> Response:
     logger.error("request failed", extra={"error": err.message})
     return _error(500, err.message)

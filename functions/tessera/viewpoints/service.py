@@ -17,7 +17,7 @@ from typing import Any
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tessera.errors import TesseraError, TransientStorageError, ViewpointNotReadyError
+from tessera.errors import ImageReadError, TesseraError, TransientStorageError, ViewpointNotReadyError
 from tessera.requests.events import is_s3_event, upload_job_id
 from tessera.settings import ViewpointSettings
 from tessera.state.viewpoints import ViewpointTable
@@ -43,6 +43,8 @@ def _storage_error(err: Exception, action: str) -> TesseraError:
     """An S3 failure as a user-facing error: transient ones (and failed uploads) are retried by the workflow."""
     if isinstance(err, ClientError):  # S3UploadFailedError and transport errors are always worth a retry
         code = str(err.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchKey", "404"):  # an artifact gone: the viewpoint was deleted or is being re-made
+            return ImageReadError(f"cannot {action}: it no longer exists")
         if code not in _TRANSIENT_CODES:
             return TesseraError(f"cannot {action}: {code} {err.response.get('Error', {}).get('Message', '')}".strip())
     return TransientStorageError(f"cannot {action} (will retry): {err}")
