@@ -62,7 +62,7 @@ browser:
 		export DEBIAN_FRONTEND=noninteractive; \
 		$$SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
 		|| { $$SUDO apt-get update -qq && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }; }
-	@chromium --version
+	@chromium --version 2>/dev/null
 
 layers: install
 	$(BIN)/python layers/build.py
