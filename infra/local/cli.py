@@ -2,7 +2,7 @@
 
     tessera run IMAGE [--request FILE.json] [--model NAME] [--tile-size N] [--out DIR]
     tessera synth [--out FILE]
-    tessera serve [IMAGE] [--features FILE.geojson] [--port 8000] [--viewpoint-id ID]
+    tessera serve [IMAGE ...] [--features FILE.geojson] [--port 8000] [--viewpoint-id ID]
     tessera serve-model [--port 8080] [--default-model NAME]
     tessera demo-scene OUT_DIR [--seed N] [--size N] [--bits 8|16]
     tessera evaluate FEATURES.geojson TRUTH.geojson [--image IMG --quicklook OUT.png] [--out REPORT.json]
@@ -13,8 +13,8 @@ regions done. The features GeoJSON, the job record, the region records and the e
 written to ``--out``. The exit status is 1 when the job FAILED, 0 otherwise.
 
 ``serve`` runs the tile server: the stack's tile API function behind a local HTTP API on 127.0.0.1,
-with emulated S3 and DynamoDB and the viewer page. With IMAGE it creates a viewpoint of it (through the
-API, so the ingest state machine runs) and prints the viewer's URL, with FILE.geojson's detections
+with emulated S3 and DynamoDB and the viewer page. Each IMAGE becomes a viewpoint (created through the
+API, so the ingest state machine runs); a viewer URL is printed for each, with FILE.geojson's detections
 overlaid.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -108,16 +109,34 @@ def synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _viewpoint_ids(images: list[Path], given: str | None) -> list[str]:
+    """One id per image: ``--viewpoint-id`` for a single image, else the file stems (made URL-safe and unique)."""
+    if given and len(images) == 1:
+        return [given]
+    ids: list[str] = []
+    for image in images:
+        stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in image.stem).strip("-.") or "image"
+        ids.append(stem if stem not in ids else f"{stem}-{len(ids) + 1}")
+    return ids
+
+
 def serve(args: argparse.Namespace) -> int:
     """The ``serve`` command: the tile API and the viewer on 127.0.0.1 until Ctrl-C."""
     from infra.local.tile_server import LocalTileServer
 
-    image = Path(args.image) if args.image else None
+    images = [Path(p) for p in args.images]
     features = Path(args.features) if args.features else None
-    for path in (image, features):
-        if path is not None and not path.is_file():
+    for path in [*images, *([features] if features else [])]:
+        if not path.is_file():
             print(f"tessera: no such file: {path}", file=sys.stderr)
             return 2
+    if args.viewpoint_id and len(images) != 1:
+        print("tessera: --viewpoint-id names the viewpoint of a single IMAGE", file=sys.stderr)
+        return 2
     print("Synthesizing the stack and starting the emulator ...", file=sys.stderr)
     overlays = {features.name: features} if features else {}
     with (
@@ -125,16 +144,23 @@ def serve(args: argparse.Namespace) -> int:
         LocalTileServer(pipeline, port=args.port, features=overlays) as server,
     ):
         print(f"Tile API on {server.url} (OpenAPI: {server.url}/openapi.json)", file=sys.stderr)
-        if image is not None:
-            viewpoint_id = args.viewpoint_id or "".join(c if c.isalnum() or c in "-_." else "-" for c in image.stem)
+        print(
+            f"Emulated AWS at {pipeline.endpoint}: images uploaded to s3://{pipeline.image_bucket}/viewpoints/ "
+            f"become viewpoints (aws --endpoint-url {pipeline.endpoint} s3 cp ...)",
+            file=sys.stderr,
+        )
+        ids = _viewpoint_ids(images, args.viewpoint_id)
+        for image, viewpoint_id in zip(images, ids, strict=True):
             server.create_viewpoint(image, viewpoint_id, range_adjustment=args.range_adjustment)
             print(f"Ingesting {image} as viewpoint {viewpoint_id} ...", file=sys.stderr)
+        for viewpoint_id in ids:
             item = server.wait_ready(viewpoint_id)
-            if item["viewpoint_status"] != "READY":
-                print(f"tessera: viewpoint FAILED: {item.get('error_message')}", file=sys.stderr)
-                return 1
-            print(f"Viewer: {server.viewer_url(viewpoint_id, features.name if features else None)}")
-        print("Serving; Ctrl-C stops", file=sys.stderr)
+            if item["viewpoint_status"] == "READY":
+                print(f"Viewer: {server.viewer_url(viewpoint_id, features.name if features else None)}", flush=True)
+            else:
+                print(f"tessera: viewpoint {viewpoint_id} FAILED: {item.get('error_message')}", file=sys.stderr)
+        print(f"Serving; all viewpoints at {server.url}/viewer; Ctrl-C stops", file=sys.stderr)
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the emulator too, as Ctrl-C does
         try:
             while True:
                 time.sleep(3600)
@@ -257,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     synth_parser.add_argument("--out", help="write the template to this file")
     synth_parser.set_defaults(func=synth)
     tiles_parser = commands.add_parser("serve", help="serve the tile API and the viewer on 127.0.0.1")
-    tiles_parser.add_argument("image", nargs="?", help="an image to make a viewpoint of")
+    tiles_parser.add_argument("images", nargs="*", metavar="IMAGE", help="images to make viewpoints of")
     tiles_parser.add_argument("--features", help="a features GeoJSON (e.g. from tessera run) to overlay")
     tiles_parser.add_argument("--viewpoint-id", help="the viewpoint's id (default: from the file name)")
     tiles_parser.add_argument("--range-adjustment", default="DRA", choices=("NONE", "MINMAX", "DRA"))

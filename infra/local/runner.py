@@ -90,6 +90,11 @@ class LocalPipeline(AbstractContextManager["LocalPipeline"]):
         return self.emulator
 
     @property
+    def endpoint(self) -> str:
+        """The emulator's URL (for boto3 or the AWS CLI: ``--endpoint-url``)."""
+        return self._em.endpoint
+
+    @property
     def image_bucket(self) -> str:
         """The emulated image bucket."""
         return self._em.output("ImageBucket")

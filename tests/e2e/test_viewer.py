@@ -157,5 +157,6 @@ def test_tessera_serve_command(rgb_byte: Path, tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/viewpoints/landsat/image/tiles/1/0/0.png") as tile:
             assert tile.status == 200 and tile.headers["Content-Type"] == "image/png"
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as `kill` would: the emulator stops with it
         assert process.wait(timeout=60) == 0
+    assert "Serving" in log.read_text()
