@@ -7,6 +7,8 @@ S3 upload is matched, so the pipeline and the tile server cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
@@ -17,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.layers import ARCHITECTURE, RUNTIME
+from infra.constructs.layers import ARCHITECTURE, RUNTIME, PythonLayers
 
 #: The image files whose upload starts work (matched in either case).
 IMAGE_SUFFIXES = (".tif", ".tiff", ".ntf", ".nitf", ".jp2", ".png", ".jpg", ".jpeg")
@@ -104,3 +106,41 @@ def upload_rule(
         ),
         targets=[targets.SfnStateMachine(machine)],
     )
+
+
+@dataclass
+class FunctionFactory:
+    """Makes a construct's functions alike: one code asset, the layers ``FUNCTION_LAYERS`` gives each by
+    name, and a shared environment (which a function may extend)."""
+
+    scope: Construct
+    code_dir: Path
+    layers: PythonLayers
+    environment: Mapping[str, str]
+    code: lambda_.Code = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.code = lambda_.Code.from_asset(str(self.code_dir), exclude=ASSET_EXCLUDES)
+
+    def __call__(
+        self,
+        name: str,
+        handler: str,
+        memory: int,
+        timeout: Duration,
+        *,
+        environment: Mapping[str, str] | None = None,
+        **extra: object,
+    ) -> lambda_.Function:
+        """The function ``name`` running ``tessera.handlers.<handler>``."""
+        return python_function(
+            self.scope,
+            name,
+            code=self.code,
+            handler=handler,
+            layers=self.layers.for_function(name),
+            memory=memory,
+            timeout=timeout,
+            environment={**self.environment, **(environment or {})},
+            **extra,
+        )

@@ -6,18 +6,11 @@ from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import TesseraConfig
-from infra.constructs.building_blocks import (
-    ASSET_EXCLUDES,
-    image_key_patterns,
-    logged_state_machine,
-    python_function,
-    upload_rule,
-)
+from infra.constructs.building_blocks import FunctionFactory, image_key_patterns, logged_state_machine, upload_rule
 from infra.constructs.definition import PipelineFunctions, build_definition
 from infra.constructs.layers import PythonLayers
 from infra.constructs.storage import ImageryBuckets, TrackingTables
@@ -64,20 +57,7 @@ class ImagePipeline(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
-        code = lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
-
-        def function(name: str, handler: str, memory: int, timeout: Duration) -> lambda_.Function:
-            return python_function(
-                self,
-                name,
-                code=code,
-                handler=handler,
-                layers=layers.for_function(name),
-                memory=memory,
-                timeout=timeout,
-                environment=environment,
-            )
-
+        function = FunctionFactory(self, code_dir, layers, environment)
         # Layers per function come from layers/build.py's FUNCTION_LAYERS: load and region run detector_for (the
         # onnx model) and carry onnxruntime; aggregate writes the outputs and carries pyarrow (GeoParquet).
         self.load = function("LoadImage", "load_image", 1769, Duration.minutes(5))

@@ -15,18 +15,16 @@ from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as ddb
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.config import TesseraConfig
 from infra.constructs.building_blocks import (
-    ASSET_EXCLUDES,
+    FunctionFactory,
     image_key_patterns,
     log_group,
     logged_state_machine,
-    python_function,
     upload_rule,
 )
 from infra.constructs.layers import PythonLayers
@@ -78,41 +76,18 @@ class TileServer(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": "Tessera",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
-        code = lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES)
-        self.ingest = python_function(
-            self,
-            "IngestViewpoint",
-            code=code,
-            handler="ingest_viewpoint",
-            layers=layers.for_function("IngestViewpoint"),
-            memory=3008,
-            timeout=Duration.minutes(15),
-            environment=environment,
-            ephemeral_storage_size=Size.gibibytes(10),
+        function = FunctionFactory(self, code_dir, layers, environment)
+        self.ingest = function(
+            "IngestViewpoint", "ingest_viewpoint", 3008, Duration.minutes(15), ephemeral_storage_size=Size.gibibytes(10)
         )
-        self.failure = python_function(
-            self,
-            "RecordViewpointFailure",
-            code=code,
-            handler="record_viewpoint_failure",
-            layers=layers.for_function("RecordViewpointFailure"),
-            memory=512,
-            timeout=Duration.minutes(1),
-            environment=environment,
-        )
+        self.failure = function("RecordViewpointFailure", "record_viewpoint_failure", 512, Duration.minutes(1))
         self.ingest_state_machine = self._workflow()
-        self.api_function = python_function(
-            self,
+        self.api_function = function(
             "TileApi",
-            code=code,
-            handler="tile_api",
-            layers=layers.for_function("TileApi"),
-            memory=config.tile_api_memory_mb,
-            timeout=Duration.seconds(29),  # API Gateway's integration limit is 30 s
-            environment={
-                **environment,
-                "TESSERA_INGEST_STATE_MACHINE_ARN": self.ingest_state_machine.state_machine_arn,
-            },
+            "tile_api",
+            config.tile_api_memory_mb,
+            Duration.seconds(29),  # API Gateway's integration limit is 30 s
+            environment={"TESSERA_INGEST_STATE_MACHINE_ARN": self.ingest_state_machine.state_machine_arn},
         )
         self._grant(buckets)
         self.api = self._http_api(config)
