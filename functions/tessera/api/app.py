@@ -33,6 +33,7 @@ from tessera.errors import (
     ViewpointNotReadyError,
     ViewpointStateError,
 )
+from tessera.geo.sensor_models import elevation_options
 from tessera.settings import ViewpointSettings
 from tessera.tiles import grid
 from tessera.tiles.formats import parse_format
@@ -69,22 +70,19 @@ def service() -> ViewpointService:
 
     settings = ViewpointSettings.from_env()
     session = boto3.session.Session()
+    clients: dict[str, Any] = {}
 
     def start(viewpoint_id: str, payload: dict[str, Any]) -> str:
         name = f"{viewpoint_id[:60]}-{int(time.time() * 1000)}"
-        sfn = _client(session, "stepfunctions")  # only creating a viewpoint needs it: not on the cold path
-        response = sfn.start_execution(
+        if "stepfunctions" not in clients:  # only creating a viewpoint needs it: not on the cold path
+            clients["stepfunctions"] = session.client("stepfunctions")
+        response = clients["stepfunctions"].start_execution(
             stateMachineArn=settings.ingest_state_machine_arn, name=name, input=json.dumps(payload)
         )
         return str(response["executionArn"])
 
     table = ViewpointTable(session.resource("dynamodb").Table(settings.viewpoint_table), settings.retention_days)
     return ViewpointService(settings, table, session.client("s3"), start if settings.ingest_state_machine_arn else None)
-
-
-@cache
-def _client(session: Any, service_name: str) -> Any:
-    return session.client(service_name)
 
 
 def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -424,7 +422,8 @@ def map_tile(viewpoint_id: str, tms: str, z: str, row: str, tile: str):
         y = 2**zoom - 1 - y
     item = _ready_item(viewpoint_id)
     settings = service().settings
-    warp = {"RPC_DEM": settings.elevation_model} if settings.elevation_model else {}
+    dem = elevation_options(settings.elevation_model).get("dem")
+    warp = {"RPC_DEM": dem} if dem else {}
 
     def produce() -> Response:
         style = _style(item, fmt, _query())

@@ -7,7 +7,7 @@ back. Nothing is interpolated: every vertex goes through the exact transformatio
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -133,6 +133,20 @@ class GCPSensorModel(_TransformerModel):
             e, n = warp_transform(WGS84, self.crs, lons, lats)
             lons, lats = np.asarray(e, dtype=np.float64), np.asarray(n, dtype=np.float64)
         return super().world_to_image(lons, lats)
+
+
+def elevation_options(elevation_model: str) -> dict[str, Any]:
+    """How RPC sensor models find ground height: the DEM (as a GDAL path) if one is configured, else height 0.
+
+    The result is the keyword arguments of :func:`sensor_model_for`.
+
+    Example:
+        >>> elevation_options("s3://dems/srtm.tif"), elevation_options("")
+        ({'dem': '/vsis3/dems/srtm.tif'}, {'height': 0.0})
+    """
+    from tessera.imagery.reader import gdal_path
+
+    return {"dem": gdal_path(elevation_model)} if elevation_model else {"height": 0.0}
 
 
 def sensor_model_for(

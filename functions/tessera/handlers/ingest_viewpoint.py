@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tessera.geo.sensor_models import elevation_options
 from tessera.handlers._runtime import logger, tracer
 from tessera.viewpoints.service import ViewpointService
 
@@ -25,19 +26,11 @@ def viewpoints() -> ViewpointService:
     return ViewpointService(settings, table, session.client("s3"))
 
 
-def elevation(service: ViewpointService) -> dict[str, Any]:
-    """How RPC footprints find ground height: the configured DEM, else height 0."""
-    from tessera.imagery import gdal_path
-
-    dem = service.settings.elevation_model
-    return {"dem": gdal_path(dem)} if dem else {"height": 0.0}
-
-
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Build the viewpoint's artifacts and mark it READY; errors go to the workflow's Retry/Catch."""
     service = viewpoints()
-    item = service.run_ingest(event, elevation=elevation(service))
+    item = service.run_ingest(event, elevation=elevation_options(service.settings.elevation_model))
     logger.info("viewpoint ready", extra={"viewpoint_id": item["viewpoint_id"], "timings": item.get("timings")})
     return {"viewpoint_id": item["viewpoint_id"], "viewpoint_status": item["viewpoint_status"]}

@@ -33,11 +33,9 @@ class Services:
     @property
     def elevation(self) -> dict[str, Any]:
         """How RPC sensor models find ground height: a DEM (GDAL path) if configured, else height 0."""
-        from tessera.imagery import gdal_path
+        from tessera.geo.sensor_models import elevation_options
 
-        if self.settings.elevation_model:
-            return {"dem": gdal_path(self.settings.elevation_model)}
-        return {"height": 0.0}
+        return elevation_options(self.settings.elevation_model)
 
     @property
     def default_output(self) -> OutputSpec:

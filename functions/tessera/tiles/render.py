@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,6 @@ class Style:
     rescale: list[Interval] | None = None
     resampling: str = "nearest"
     compression: str = "NONE"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def default_indexes(band_count: int, colorinterp: Sequence[str] = ()) -> list[int]:

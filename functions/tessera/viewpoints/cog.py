@@ -22,11 +22,11 @@ import rasterio.shutil
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
-from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
 from tessera.errors import ImageReadError
+from tessera.viewpoints.statistics import blocks
 
 #: COG block size (and rio-tiler's default read unit).
 BLOCK_SIZE = 512
@@ -68,8 +68,7 @@ def _staged_with_mask(dataset: DatasetReader, staged: Path) -> Path:
             out.gcps = (gcps, gcp_crs)
         out.update_tags(**dataset.tags())
         out.colorinterp = [dataset.colorinterp[b - 1] for b in bands]
-        for row in range(0, dataset.height, BLOCK_SIZE):
-            window = Window(0, row, dataset.width, min(BLOCK_SIZE, dataset.height - row))
+        for window in blocks(dataset, BLOCK_SIZE):
             out.write(dataset.read(bands, window=window), window=window)
             out.write_mask(dataset.dataset_mask(window=window), window=window)
     return staged
